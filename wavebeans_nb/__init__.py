@@ -1,0 +1,37 @@
+"""wavebeans-nb: audio stream processing graphs for Jupyter, evaluated on threads or a Dask cluster.
+
+Describe a graph of beans, then evaluate its outputs with an overseer::
+
+    import wavebeans_nb as wb
+    out = (wb.wave("speech.wav") * 0.5).trim("2s").to_wav("quiet.wav")
+    with wb.SingleThreadedOverseer([out]) as overseer:
+        overseer.eval(16000)[0].result()
+"""
+
+from .beans import (
+    Bean, BeanKind, Output, Stream, TimeMeasure, Writer, input, list_input, measure,
+    register_type, sine, sine_sweep,
+)
+from .errors import (
+    AudioFileError, AudioFormatError, ExecutionError, InvalidParameterError, JobCancelledError,
+    OutputError, SampleRateMismatchError, WaveBeansError,
+)
+from .execution.result import ExecutionResult
+from .execution.single_threaded import SingleThreadedOverseer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bean", "BeanKind", "Output", "Stream", "TimeMeasure", "Writer",
+    "input", "list_input", "measure", "register_type", "sine", "sine_sweep",
+    "AudioFileError", "AudioFormatError", "ExecutionError", "InvalidParameterError",
+    "JobCancelledError", "OutputError", "SampleRateMismatchError", "WaveBeansError",
+    "ExecutionResult", "SingleThreadedOverseer",
+]
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the ``%wavebeans`` magics (``%load_ext wavebeans_nb``)."""
+    from .notebook.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -1,0 +1,152 @@
+"""The single-threaded overseer: evaluates each output in turn on one thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterable, Sequence
+
+from ..beans.base import check_block_size, check_sample_rate
+from ..beans.outputs.base import Output
+from ..errors import InvalidParameterError, JobCancelledError
+from .result import ExecutionResult
+
+__all__ = ["Overseer", "SingleThreadedOverseer", "check_outputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_outputs(outputs: "Output | Iterable[Output]") -> list[Output]:
+    """Return ``outputs`` as a non-empty list of outputs, or raise a clear error."""
+    if isinstance(outputs, Output):
+        outputs = [outputs]
+    try:
+        result = list(outputs)
+    except TypeError:
+        raise InvalidParameterError(
+            f"outputs {outputs!r} is not an output or a list of outputs; pass stream.to_wav(...) or similar"
+        ) from None
+    if not result:
+        raise InvalidParameterError("no outputs given; pass at least one output such as stream.to_dev_null()")
+    for item in result:
+        if not isinstance(item, Output):
+            raise InvalidParameterError(
+                f"{item!r} is not an output; end the stream with to_wav(), to_csv(), to_dev_null() or out()"
+            )
+    return result
+
+
+class Overseer:
+    """Common interface of the overseers: ``eval``, ``cancel``, ``close`` and the context protocol."""
+
+    def __init__(self, outputs: "Output | Iterable[Output]") -> None:
+        self.outputs: list[Output] = check_outputs(outputs)
+        self.job_id: str | None = None
+        self._futures: list[Future] = []
+        self._cancel = threading.Event()
+        self._closed = False
+
+    def eval(self, sample_rate: float) -> list[Future]:
+        """Start evaluating every output at ``sample_rate`` Hz.
+
+        Returns
+        -------
+        list of concurrent.futures.Future
+            One future per output, in output order, each resolving to an
+            :class:`ExecutionResult`. The call itself does not wait.
+        """
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Stop the running job; unfinished outputs resolve with ``finished=False``."""
+        self._cancel.set()
+
+    def close(self) -> None:
+        """Cancel what still runs, wait for it and release resources."""
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidParameterError(f"{type(self).__name__} is closed; create a new overseer")
+
+
+class SingleThreadedOverseer(Overseer):
+    """Evaluate the outputs one after another on a single background thread.
+
+    Parameters
+    ----------
+    outputs : Output or list of Output
+        What to evaluate.
+    block_size : int, optional
+        Elements per block the sources produce.
+
+    Examples
+    --------
+    >>> import wavebeans_nb as wb
+    >>> out = wb.sine(440).trim(10).to_dev_null()
+    >>> with wb.SingleThreadedOverseer([out]) as overseer:
+    ...     [f.result().finished for f in overseer.eval(8000)]
+    [True]
+    """
+
+    def __init__(self, outputs: "Output | Iterable[Output]", block_size: int | None = None) -> None:
+        super().__init__(outputs)
+        self.block_size = check_block_size(block_size)
+        self._executor: ThreadPoolExecutor | None = None
+
+    def eval(self, sample_rate: float) -> list[Future]:
+        self._check_open()
+        rate = check_sample_rate(sample_rate)
+        self.job_id = uuid.uuid4().hex[:12]
+        self._cancel.clear()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wavebeans-single")
+        logger.info("job %s: evaluating %d outputs single-threaded at %g Hz", self.job_id, len(self.outputs), rate)
+        self._futures = [self._executor.submit(self._run, output, rate) for output in self.outputs]
+        return list(self._futures)
+
+    def _run(self, output: Output, sample_rate: float) -> ExecutionResult:
+        return run_writer(output, sample_rate, self.block_size, self._cancel, self.job_id)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        if self._executor is not None:
+            self.cancel()
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+def run_writer(output: Output, sample_rate: float, block_size: int | None,
+               cancel: threading.Event, job_id: str | None) -> ExecutionResult:
+    """Run one output's writer to the end, commit it, and report the outcome.
+
+    A failed or cancelled run aborts the writer, so the target keeps its old content.
+    """
+    if cancel.is_set():
+        return ExecutionResult.error(JobCancelledError(f"job {job_id} was cancelled before {output.label()} started"))
+    writer = None
+    try:
+        writer = output.writer(sample_rate, block_size)
+        while writer.write():
+            if cancel.is_set():
+                writer.abort()
+                logger.info("job %s: %s cancelled", job_id, output.label())
+                return ExecutionResult.error(JobCancelledError(f"job {job_id} was cancelled while writing {output.label()}"))
+        writer.close()
+    except Exception as error:
+        logger.info("job %s: %s failed: %r", job_id, output.label(), error)
+        if writer is not None:
+            writer.abort()
+        return ExecutionResult.error(error)
+    logger.info("job %s: %s finished, %d elements", job_id, output.label(), writer.elements_written)
+    return ExecutionResult.success()
