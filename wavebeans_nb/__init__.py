@@ -12,6 +12,11 @@ from .beans import (
     Bean, BeanKind, Output, Stream, TimeMeasure, Writer, input, list_input, measure,
     register_type, sine, sine_sweep,
 )
+from .beans import WriteFunctionArgument, WritePhase, channels, wave
+from .beans import (
+    FftSample, Managed, OutputSignal, SampleVector, TableHandle, TableRegistry, Window, default_registry,
+    sample_vector, table, with_output_signal,
+)
 from .errors import (
     AudioFileError, AudioFormatError, ExecutionError, InvalidParameterError, JobCancelledError,
     OutputError, SampleRateMismatchError, WaveBeansError,
@@ -24,6 +29,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Bean", "BeanKind", "Output", "Stream", "TimeMeasure", "Writer",
     "input", "list_input", "measure", "register_type", "sine", "sine_sweep",
+    "wave", "channels", "WriteFunctionArgument", "WritePhase",
+    "Window", "FftSample", "Managed", "OutputSignal", "SampleVector", "sample_vector", "with_output_signal",
+    "table", "TableRegistry", "TableHandle", "default_registry",
     "AudioFileError", "AudioFormatError", "ExecutionError", "InvalidParameterError",
     "JobCancelledError", "OutputError", "SampleRateMismatchError", "WaveBeansError",
     "ExecutionResult", "SingleThreadedOverseer",

@@ -129,8 +129,10 @@ def _combine_one_sided(a: Block | None, b: Block | None, operation: str, fn: Cal
                 rows.append(fn(0.0 if x is None else x, 0.0 if y is None else y))
         return rows
     n = max(len(a) if a is not None else 0, len(b) if b is not None else 0)
-    x = np.zeros(n)
-    y = np.zeros(n)
+    # Frames of multichannel streams are 2-D blocks; pad them per channel.
+    shape = (n,) + (a if a is not None else b).shape[1:]
+    x = np.zeros(shape)
+    y = np.zeros(shape)
     if a is not None:
         x[: len(a)] = a
     if b is not None:
@@ -343,12 +345,14 @@ class ProjectionStream(Stream):
                 skipped = int(np.count_nonzero(before < to_skip))
                 to_skip -= int(measures[:skipped].sum())
                 block, measures = block[skipped:], measures[skipped:]
-                if to_skip > 0 or not len(block):
+                if to_skip > 0:
                     continue
                 if left is not None:
                     # Credit back the overshoot of the last skipped element.
                     left += to_skip
                 to_skip = 0
+                if not len(block):
+                    continue
             if left is None:
                 yield block
                 continue
