@@ -34,7 +34,7 @@ TRIM_SECONDS = 570
 
 def run_engine(source: str, target: str, block_size: int | None) -> None:
     """Run the job as a wavebeans-nb graph with the single-threaded overseer."""
-    speech = wb.wave(source)
+    speech = wb.wave(source, resample=False)
     mixed = (speech * GAIN + wb.sine(TONE_FREQUENCY, TONE_AMPLITUDE)).trim(TRIM_SECONDS, "s")
     with wb.SingleThreadedOverseer(mixed.to_wav(target, bit_depth=16), block_size=block_size) as overseer:
         result = overseer.eval(speech.desired_sample_rate)[0].result()

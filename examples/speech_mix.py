@@ -22,7 +22,7 @@ def main(output_dir: str = "out") -> int:
         mixed.range_projection("1.5s", "2s").to_csv(os.path.join(output_dir, "speech_mix.csv"), time_unit="us"),
     ]
     with wb.SingleThreadedOverseer(outputs) as overseer:
-        results = [future.result() for future in overseer.eval(speech.desired_sample_rate)]
+        results = [future.result() for future in overseer.eval(wb.audio_info(ARCTIC_A0009).sample_rate)]
     for output, result in zip(outputs, results):
         print(output.label(), "finished" if result.finished else f"failed: {result.exception!r}")
     return 0 if all(result.finished for result in results) else 1

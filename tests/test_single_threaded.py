@@ -88,7 +88,7 @@ def test_error_result_carries_original_exception():
 
 
 def test_rate_mismatch_is_an_error_result(arctic_a0007):
-    output = wb.wave(arctic_a0007).to_dev_null()
+    output = wb.wave(arctic_a0007, resample=False).to_dev_null()
 
     with wb.SingleThreadedOverseer(output) as overseer:
         result = overseer.eval(8000)[0].result(timeout=TIMEOUT)

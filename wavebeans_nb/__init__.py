@@ -13,6 +13,7 @@ from .beans import (
     register_type, sine, sine_sweep,
 )
 from .beans import WriteFunctionArgument, WritePhase, channels, wave
+from .beans.wav_input import AudioFileInfo, read_audio_info as audio_info
 from .beans import (
     FftSample, Managed, OutputSignal, SampleVector, TableHandle, TableRegistry, Window, default_registry,
     sample_vector, table, with_output_signal,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bean", "BeanKind", "Output", "Stream", "TimeMeasure", "Writer",
     "input", "list_input", "measure", "register_type", "sine", "sine_sweep",
-    "wave", "channels", "WriteFunctionArgument", "WritePhase",
+    "wave", "audio_info", "AudioFileInfo", "channels", "WriteFunctionArgument", "WritePhase",
     "Window", "FftSample", "Managed", "OutputSignal", "SampleVector", "sample_vector", "with_output_signal",
     "table", "TableRegistry", "TableHandle", "default_registry",
     "AudioFileError", "AudioFormatError", "ExecutionError", "InvalidParameterError",

@@ -52,7 +52,7 @@ def run_demo(args: argparse.Namespace) -> int:
     mixed = (speech * DEMO_GAIN + wb.sine(frequency, amplitude)).trim(DEMO_LENGTH)
     outputs = [mixed.to_wav(wav_path, bit_depth=16), mixed.to_csv(csv_path, time_unit="us")]
 
-    rate = speech.desired_sample_rate
+    rate = wb.audio_info(ARCTIC_A0007).sample_rate
     with wb.SingleThreadedOverseer(outputs) as overseer:
         results = [future.result() for future in overseer.eval(rate)]
 

@@ -17,6 +17,7 @@ import soundfile as sf
 from ..errors import AudioFileError, AudioFormatError, InvalidParameterError
 from .blocks import Block
 from .inputs import SourceStream
+from .resample import ResampleStream
 
 __all__ = ["AudioFileInfo", "WaveInput", "wave"]
 
@@ -229,7 +230,8 @@ def _select_channel(frames: np.ndarray, channel: int | None) -> np.ndarray:
     return np.ascontiguousarray(frames[:, channel])
 
 
-def wave(uri: "str | os.PathLike[str]", channel: int | None = None) -> WaveInput:
+def wave(uri: "str | os.PathLike[str]", channel: int | None = None,
+         resample: "bool | str" = True) -> "WaveInput | ResampleStream":
     """Read an audio file as a finite sample stream.
 
     Any format libsndfile decodes works: WAV of every PCM width and float,
@@ -242,12 +244,16 @@ def wave(uri: "str | os.PathLike[str]", channel: int | None = None) -> WaveInput
     channel : int, optional
         Channel index (0-based) of a multichannel file. None gives the mean
         of all channels (a mix-down); a mono file is read as is.
+    resample : bool or str, default True
+        True wraps the file in ``.resample()``, so the stream adapts to the
+        evaluation rate and passes through at the file's rate. A method name
+        ("polyphase", "sinc", "simple") picks the resampling method. False
+        returns the raw input, which must be evaluated at the file's rate.
 
     Returns
     -------
-    WaveInput
-        Samples as float64, integer PCM divided by 2**(bits - 1). The stream
-        must be evaluated at the file's sample rate (``desired_sample_rate``).
+    ResampleStream or WaveInput
+        Samples as float64, integer PCM divided by 2**(bits - 1).
 
     Raises
     ------
@@ -263,9 +269,13 @@ def wave(uri: "str | os.PathLike[str]", channel: int | None = None) -> WaveInput
     >>> import wavebeans_nb as wb
     >>> from wavebeans_nb.data import ARCTIC_A0007
     >>> speech = wb.wave(ARCTIC_A0007)
-    >>> speech.desired_sample_rate, speech.samples_count(16000)
-    (16000.0, 64000)
+    >>> speech.samples_count(16000), speech.samples_count(8000)
+    (64000, 32000)
+    >>> wb.wave(ARCTIC_A0007, resample=False).desired_sample_rate
+    16000.0
     """
     stream = WaveInput(uri=uri, channel=channel)
     stream.info()  # Fail here, where the file is named, rather than at evaluation.
-    return stream
+    if resample is False or resample is None:
+        return stream
+    return ResampleStream(stream, method=None if resample is True else resample)
