@@ -24,6 +24,7 @@ from .errors import (
 )
 from .execution.result import ExecutionResult
 from .execution.single_threaded import SingleThreadedOverseer
+from .execution import ExecutionConfig, MultiThreadedOverseer, Topology, build_topology
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "AudioFileError", "AudioFormatError", "ExecutionError", "InvalidParameterError",
     "JobCancelledError", "OutputError", "SampleRateMismatchError", "WaveBeansError",
     "ExecutionResult", "SingleThreadedOverseer",
+    "ExecutionConfig", "MultiThreadedOverseer", "Topology", "build_topology",
 ]
 
 

@@ -73,7 +73,7 @@ class ExecutionError(WaveBeansError, RuntimeError):
     def __reduce__(self):
         return (
             _rebuild_execution_error,
-            (type(self), str(self), self.bean, self.pod, self.remote_traceback),
+            (type(self), super().__str__(), self.bean, self.pod, self.remote_traceback),
         )
 
     def __str__(self) -> str:

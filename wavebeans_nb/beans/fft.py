@@ -50,6 +50,17 @@ def _known_window_size(stream: Stream) -> int | None:
     return None
 
 
+def _ordinals_reach(stream: Stream) -> bool:
+    """Return True when window ordinals flow unchanged from a window() bean to ``stream``."""
+    from .operations import ScalarOperation
+    from .window import WindowFunctionStream, WindowStream
+
+    current = stream
+    while isinstance(current, (WindowFunctionStream, ScalarOperation)):
+        current = current.input
+    return isinstance(current, WindowStream) and current.is_samples
+
+
 def _window_too_long(count: int, bin_count: int) -> InvalidParameterError:
     smallest = 1 << max(0, int(count) - 1).bit_length()
     return InvalidParameterError(
@@ -80,7 +91,6 @@ class FftStream(Stream):
     """FFT frames of a window stream: one :class:`FftSample` of N bins per window."""
 
     element_type = FftSample
-    partitionable = False  # frame indices count windows from the start of the stream
 
     def __init__(self, input: Stream, *, bin_count: int) -> None:
         bin_count = check_bin_count(bin_count)
@@ -88,6 +98,10 @@ class FftStream(Stream):
         if size is not None and size > bin_count:
             raise _window_too_long(size, bin_count)
         super().__init__(input, bin_count=bin_count)
+        # Frames are numbered by their window's ordinal. Where every bean between
+        # window() and here keeps the ordinals, the FFT is element-wise and may run
+        # partitioned; otherwise it counts windows itself and must see them all in order.
+        self.partitionable = _ordinals_reach(input)
 
     def label(self) -> str:
         return f"fft({self.params['bin_count']})"
@@ -102,11 +116,20 @@ class FftStream(Stream):
         for block in self.input.iter_blocks(rate, block_size):
             frames = []
             for run in as_window_blocks(block):
-                frames.append(self._transform(run, next_index, rate))
+                if run.index is not None:
+                    index = run.index
+                elif self.partitionable:
+                    raise InvalidParameterError(
+                        f"{self.label()} received windows without their ordinals; "
+                        "this is a bug in the bean between window() and fft()"
+                    )
+                else:
+                    index = np.arange(next_index, next_index + len(run), dtype=np.int64)
+                frames.append(self._transform(run, index, rate))
                 next_index += len(run)
             yield frames[0] if len(frames) == 1 else FftBlock.concat(frames)
 
-    def _transform(self, block: WindowBlock, first_index: int, sample_rate: float) -> FftBlock:
+    def _transform(self, block: WindowBlock, index: np.ndarray, sample_rate: float) -> FftBlock:
         bin_count = self.params["bin_count"]
         if not block.is_samples:
             raise InvalidParameterError("fft() needs windows of samples; window a sample stream first")
@@ -115,7 +138,6 @@ class FftStream(Stream):
             raise _window_too_long(longest, bin_count)
         # Real input: rfft returns bins 0 … N/2, the rest follow by conjugate symmetry.
         bins = np.fft.rfft(_centre_shift(block, bin_count), axis=1)
-        index = np.arange(first_index, first_index + len(block), dtype=np.int64)
         return FftBlock(bins, index, block.counts, bin_count, block.step, sample_rate, block.size, onesided=True)
 
 

@@ -248,7 +248,9 @@ def _items_of(element: Any) -> Iterable[Any]:
 class FlatMapStream(Stream):
     """The items of ``fn(element)`` for every element, in order."""
 
-    partitionable = True
+    # One element may become any number of items, so copies per partition could
+    # not be merged back by chunk.
+    partitionable = False
 
     def __init__(self, input: Stream, *, fn: Callable[[Any], Iterable[Any]], element_type: type | None = None) -> None:
         if not callable(fn):

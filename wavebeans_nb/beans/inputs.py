@@ -23,6 +23,15 @@ def _finite_number(name: str, value: Any) -> float:
     return float(value)
 
 
+def _generator_label(head: str, params: dict) -> str:
+    """Close a generator label, naming amplitude and offset only when they differ from the defaults."""
+    if params["amplitude"] != 1.0:
+        head += f", amplitude {params['amplitude']:g}"
+    if params["time_offset"] != 0.0:
+        head += f", offset {params['time_offset']:g} s"
+    return head + ")"
+
+
 class SourceStream(Stream):
     """Base of inputs: no upstream beans, single partition."""
 
@@ -46,6 +55,9 @@ class SineInput(SourceStream):
             amplitude=_finite_number("amplitude", amplitude),
             time_offset=_finite_number("time offset", time_offset),
         )
+
+    def label(self) -> str:
+        return _generator_label(f"sine({self.params['frequency']:g} Hz", self.params)
 
     def _blocks(self, sample_rate: float, block_size: int) -> Iterator[Block]:
         frequency = self.params["frequency"]
@@ -85,6 +97,11 @@ class SineSweepInput(SourceStream):
             time=time,
             time_offset=_finite_number("time offset", time_offset),
         )
+
+    def label(self) -> str:
+        head = (f"sine_sweep({self.params['start_frequency']:g}-{self.params['end_frequency']:g} Hz"
+                f" in {self.params['time']:g} s")
+        return _generator_label(head, self.params)
 
     def _blocks(self, sample_rate: float, block_size: int) -> Iterator[Block]:
         f0 = self.params["start_frequency"]

@@ -49,6 +49,9 @@ class ScalarOperation(Stream):
         scalar = self.params["scalar"]
         return f"{scalar:g} {symbol} x" if self.params["reverse"] else f"x {symbol} {scalar:g}"
 
+    def samples_count(self, sample_rate: float) -> int | None:
+        return self.input.samples_count(sample_rate)
+
     def _blocks(self, sample_rate: float, block_size: int) -> Iterator[Block]:
         fn = _OPERATORS[self.params["operation"]]
         scalar = self.params["scalar"]

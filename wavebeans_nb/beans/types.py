@@ -222,16 +222,23 @@ class WindowBlock:
         Window size and step in elements.
     zero : object
         Zero element used for padding.
+    index : numpy.ndarray or None
+        int64, shape ``(n_windows,)``: each window's ordinal in the stream
+        (window k starts at sample k·step), or None when the windows were
+        rebuilt from elements and the ordinal is not known. Carrying it lets
+        the FFT number its frames without counting, so it can run partitioned.
     """
 
     element_type = Window
 
-    def __init__(self, data: np.ndarray, counts: np.ndarray, size: int, step: int, zero: Any = 0.0) -> None:
+    def __init__(self, data: np.ndarray, counts: np.ndarray, size: int, step: int, zero: Any = 0.0,
+                 index: np.ndarray | None = None) -> None:
         self.data = data
         self.counts = np.asarray(counts, dtype=np.int64)
         self.size = int(size)
         self.step = int(step)
         self.zero = zero
+        self.index = None if index is None else np.asarray(index, dtype=np.int64)
 
     # -- construction -------------------------------------------------------------
 
@@ -266,8 +273,9 @@ class WindowBlock:
         return self.data.dtype != object
 
     def with_data(self, data: np.ndarray, counts: np.ndarray | None = None) -> "WindowBlock":
-        """Return a block with the same size, step and zero element and new data."""
-        return WindowBlock(data, self.counts if counts is None else counts, self.size, self.step, self.zero)
+        """Return a block with the same size, step, zero element and ordinals, and new data."""
+        return WindowBlock(data, self.counts if counts is None else counts, self.size, self.step, self.zero,
+                           self.index)
 
     # -- block protocol -------------------------------------------------------------
 
@@ -277,7 +285,9 @@ class WindowBlock:
     def __getitem__(self, index: slice) -> "WindowBlock":
         if not isinstance(index, slice):
             raise TypeError("window blocks support slicing only; use elements() for single windows")
-        return self.with_data(self.data[index], self.counts[index])
+        sliced = WindowBlock(self.data[index], self.counts[index], self.size, self.step, self.zero,
+                             None if self.index is None else self.index[index])
+        return sliced
 
     @classmethod
     def concat(cls, blocks: list["WindowBlock | list"]) -> "WindowBlock | list":
@@ -289,8 +299,10 @@ class WindowBlock:
             for b in blocks
         )
         if same:
-            return first.with_data(np.concatenate([b.data for b in blocks]),
-                                   np.concatenate([b.counts for b in blocks]))
+            indexed = all(b.index is not None for b in blocks)
+            return WindowBlock(np.concatenate([b.data for b in blocks]),
+                               np.concatenate([b.counts for b in blocks]), first.size, first.step, first.zero,
+                               np.concatenate([b.index for b in blocks]) if indexed else None)
         joined: list = []
         for block in blocks:
             joined.extend(block.elements() if isinstance(block, WindowBlock) else block)

@@ -84,7 +84,9 @@ class WindowStream(Stream):
             count = (len(pending) - size) // step + 1
             rows = sliding_window_view(pending, size)[::step][:count]
             data = np.ascontiguousarray(rows) if self.is_samples else rows.copy()
-            yield WindowBlock(data, np.full(count, size, dtype=np.int64), size, step, zero)
+            first = next_start // step
+            ordinals = np.arange(first, first + count, dtype=np.int64)
+            yield WindowBlock(data, np.full(count, size, dtype=np.int64), size, step, zero, ordinals)
             next_start = position + count * step
             consumed = min(count * step, len(pending))
             pending, position = pending[consumed:], position + consumed
@@ -107,7 +109,8 @@ class WindowStream(Stream):
         for row, (start, count) in enumerate(zip(starts, counts.tolist())):
             offset = start - position
             data[row, :count] = pending[offset: offset + count]
-        return WindowBlock(data, counts, size, step, zero)
+        ordinals = np.array(starts, dtype=np.int64) // step
+        return WindowBlock(data, counts, size, step, zero, ordinals)
 
 
 # -- window functions ----------------------------------------------------------------

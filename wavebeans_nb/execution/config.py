@@ -1,0 +1,94 @@
+"""Settings of the pod-based execution engine, passed explicitly to every job."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from ..errors import InvalidParameterError
+
+__all__ = ["ExecutionConfig"]
+
+
+def _check_whole(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidParameterError(f"{name} {value!r} is invalid; pass a whole number >= {minimum}")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidParameterError(f"{name} {value!r} is invalid; pass a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Settings of one multi-threaded (or distributed) job.
+
+    Every job gets its own copy; nothing here is global, so two overseers in
+    one process never affect each other.
+
+    Parameters
+    ----------
+    chunk_size : int, default 512
+        Elements per chunk. Chunks are the unit pods buffer, send and deal out
+        round-robin to partitions.
+    prefetch_buckets : int, default 16
+        Maximum chunks one ``iterator_next`` call returns, and the number of
+        chunks a prefetching proxy keeps ready. A proxy joins the sample chunks
+        of one call into one block, so this also bounds the block size inside pods.
+    buffer_chunks : int, default 32
+        Maximum chunks a pod keeps for one consumer. A pod stops computing
+        while any of its consumers has this many chunks unread.
+    threads : int or None, default None
+        Maximum pods that compute at the same time; None means ``os.cpu_count()``.
+        Threads that wait for data do not count.
+    block_size : int or None, default None
+        Elements per block that sources inside pods produce; None means the
+        library default. Results never depend on it.
+    group_beans : bool, default True
+        Run chains of beans in one pod. False gives one pod per bean.
+    proxy_prefetch : bool or None, default None
+        Whether proxies fetch from their pods on a background thread. None
+        enables it only for pods on other bushes (remote calls), where it
+        hides the call latency; local pods compute ahead on their own thread.
+    poll_interval : float, default 0.05
+        Seconds a waiting thread sleeps before it checks for cancellation again.
+        Also the longest time one ``iterator_next`` call waits for data.
+    stall_timeout : float, default 60.0
+        Seconds a pod may stay blocked on a full consumer buffer while another
+        of its consumers waits for data. After that the job fails with an error
+        that names the pod, instead of hanging. A graph whose consumers must
+        drift further apart than ``buffer_chunks`` (for example a concatenation
+        of two parts of one stream) needs a larger ``buffer_chunks``.
+    """
+
+    chunk_size: int = 512
+    prefetch_buckets: int = 16
+    buffer_chunks: int = 32
+    threads: int | None = None
+    block_size: int | None = None
+    group_beans: bool = True
+    proxy_prefetch: bool | None = None
+    poll_interval: float = 0.05
+    stall_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check_whole("chunk_size", self.chunk_size, 1)
+        _check_whole("prefetch_buckets", self.prefetch_buckets, 1)
+        _check_whole("buffer_chunks", self.buffer_chunks, 1)
+        if self.threads is not None:
+            _check_whole("threads", self.threads, 1)
+        if self.block_size is not None:
+            _check_whole("block_size", self.block_size, 1)
+        _check_seconds("poll_interval", self.poll_interval)
+        _check_seconds("stall_timeout", self.stall_timeout)
+
+    @property
+    def compute_threads(self) -> int:
+        """Number of pods allowed to compute at once (``threads`` resolved)."""
+        return self.threads if self.threads is not None else (os.cpu_count() or 1)
+
+    def replace(self, **changes: object) -> "ExecutionConfig":
+        """Return a copy with some settings changed (validated like the constructor)."""
+        return dataclasses.replace(self, **changes)
