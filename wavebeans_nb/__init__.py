@@ -46,3 +46,15 @@ def load_ipython_extension(ipython) -> None:
     from .notebook.magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def _draw_for_jupyter(graph, include=None, exclude=None) -> dict:
+    # Imported on first display, so that importing the package does not load the drawing code.
+    from .notebook.drawing import mimebundle
+
+    return mimebundle(graph, include, exclude)
+
+
+from .execution import display as _display  # noqa: E402
+
+_display.set_renderer(_draw_for_jupyter)

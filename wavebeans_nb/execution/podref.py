@@ -15,6 +15,7 @@ from typing import Any
 
 from ..beans.base import BeanKind
 from ..errors import SampleRateMismatchError
+from .display import mimebundle
 from .protocol import ConsumerKey, PodKey
 from .topology import BeanLink, BeanRef, Topology
 
@@ -278,7 +279,14 @@ def _pod_kind(tail: BeanRef, consumers: tuple[ConsumerRef, ...]) -> str:
     return "streaming"
 
 
-def build_pods(topology: Topology, group: bool = True) -> list[PodRef]:
+class PodList(list):
+    """The pods of a job, in build order; shown as a drawing in Jupyter."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return mimebundle(self, include, exclude)
+
+
+def build_pods(topology: Topology, group: bool = True) -> PodList:
     """Return one :class:`PodRef` per group of a (partitioned) topology.
 
     Parameters
@@ -316,4 +324,4 @@ def build_pods(topology: Topology, group: bool = True) -> list[PodRef]:
             kind=_pod_kind(refs[0], consumers),
             sequenced=topology.partitions > 1 and refs[0].partitionable,
         ))
-    return pods
+    return PodList(pods)

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from ..beans.base import Bean, BeanKind
 from ..beans.outputs.base import Output
 from ..errors import InvalidParameterError
+from .display import mimebundle
 from .codec import class_entry, decode_value, encode_value, load_class
 from .single_threaded import check_outputs
 
@@ -230,6 +231,9 @@ class Topology:
         ]
         return {"format": TOPOLOGY_FORMAT, "version": _TOPOLOGY_VERSION, "partitions": self.partitions,
                 "outputs": list(self.outputs), "beans": beans, "links": links}
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return mimebundle(self, include, exclude)
 
     def to_json(self, indent: int | None = None) -> str:
         """Return the topology as a JSON document."""
