@@ -197,7 +197,7 @@ def test_status_is_plain_data():
     assert status["partitions"] == 2
     assert status["threads"] == 2
     assert [entry["elements_written"] for entry in status["outputs"]] == [2400, 2400]
-    assert [entry["elements_expected"] for entry in status["outputs"]] == [2400, None]
+    assert [entry["elements_expected"] for entry in status["outputs"]] == [2400, 2400]
     assert [entry["state"] for entry in status["outputs"]] == ["done", "done"]
     assert [entry["error"] for entry in status["outputs"]] == [None, None]
     splitting = [pod for pod in status["pods"] if pod["kind"] == "splitting"]
