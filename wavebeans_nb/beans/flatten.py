@@ -65,16 +65,16 @@ class _SampleOverlapAdd:
         # Padding past each window's count is the zero element, which must not be summed.
         values = block.data if self.zero == 0.0 else np.where(real, block.data, 0.0)
         self.track_gaps = self.track_gaps or self.zero != 0.0
-        local = self._grid_sum(values, segments, step, width)
 
         start = self.next_start
         ends = start + np.arange(n, dtype=np.int64) * step + block.counts
         self.max_end = max(self.max_end, int(ends.max()))
-        total = max(self.origin + len(self.pending), start + len(local)) - self.origin
+        span = (n + segments - 1) * step
+        total = max(self.origin + len(self.pending), start + span) - self.origin
         offset = start - self.origin
         acc = np.zeros(total)
         acc[: len(self.pending)] = self.pending
-        acc[offset: offset + len(local)] += local
+        self._add_in_window_order(acc[offset: offset + span], values, segments, step, width)
         covered = np.zeros(total if self.track_gaps else 0, dtype=np.int64)
         if self.track_gaps:
             covered[: len(self.coverage)] = self.coverage
@@ -91,6 +91,23 @@ class _SampleOverlapAdd:
         self.pending, self.coverage = acc[cut: cut + keep], covered[cut: cut + keep]
         self.origin = emit_to
         return out
+
+    @staticmethod
+    def _add_in_window_order(target: np.ndarray, values: np.ndarray, segments: int, step: int,
+                             width: int) -> None:
+        """Add every window into ``target`` so each position sums its windows oldest first.
+
+        Floating-point addition is not associative, so a fixed order (the
+        accumulated older windows, then each newer window in turn) is what keeps
+        the result identical whatever the block boundaries are.
+        """
+        n, size = values.shape
+        if width != size:
+            values = np.concatenate([values, np.zeros((n, width - size), dtype=values.dtype)], axis=1)
+        grid = target.reshape(n + segments - 1, step)
+        # Row j of the grid receives window j - q at iteration q, so descending q adds older windows first.
+        for q in range(segments - 1, -1, -1):
+            grid[q: q + n] += values[:, q * step: (q + 1) * step]
 
     @staticmethod
     def _grid_sum(values: np.ndarray, segments: int, step: int, width: int) -> np.ndarray:
