@@ -25,6 +25,7 @@ from .errors import (
 from .execution.result import ExecutionResult
 from .execution.single_threaded import SingleThreadedOverseer
 from .execution import ExecutionConfig, MultiThreadedOverseer, Topology, build_topology
+from .distributed import DistributedOverseer, EvenDistributionPlanner, PartitionAffinityPlanner
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "JobCancelledError", "OutputError", "SampleRateMismatchError", "WaveBeansError",
     "ExecutionResult", "SingleThreadedOverseer",
     "ExecutionConfig", "MultiThreadedOverseer", "Topology", "build_topology",
+    "DistributedOverseer", "EvenDistributionPlanner", "PartitionAffinityPlanner",
 ]
 
 

@@ -35,11 +35,38 @@ def add_demo_command(subcommands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output-dir", default="out", metavar="DIR",
                         help="directory for demo.wav and demo.csv; created if missing (default: %(default)s)")
+    _add_mode_arguments(parser, default_mode="distributed")
     parser.set_defaults(handler=run_demo)
 
 
+def _add_mode_arguments(parser: argparse.ArgumentParser, default_mode: str) -> None:
+    parser.add_argument("--mode", choices=["single", "multi", "distributed"], default=default_mode,
+                        help="overseer: single-threaded, multi-threaded, or distributed on a Dask cluster "
+                             "(default: %(default)s)")
+    parser.add_argument("--partitions", type=int, default=2, metavar="N",
+                        help="copies of each partitionable bean in multi and distributed mode (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="threads of the multi-threaded mode (default: one per CPU)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address for distributed mode, such as tcp://10.0.0.5:8786; "
+                             "without it an embedded cluster of 2 worker processes is started")
+
+
+def make_overseer(args: argparse.Namespace, outputs: list):
+    """Return the overseer that ``--mode`` (with ``--partitions``, ``--threads``, ``--scheduler``) selects."""
+    import wavebeans_nb as wb
+
+    if args.mode == "single":
+        return wb.SingleThreadedOverseer(outputs)
+    if args.mode == "multi":
+        return wb.MultiThreadedOverseer(outputs, threads=args.threads, partitions=args.partitions)
+    from wavebeans_nb.distributed import DistributedOverseer
+
+    return DistributedOverseer(outputs, partitions=args.partitions, client=args.scheduler)
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo graph single-threaded and print where its outputs went."""
+    """Run the demo graph in the chosen mode and print where its outputs went."""
     import wavebeans_nb as wb
     from wavebeans_nb.data import ARCTIC_A0007
 
@@ -53,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
     outputs = [mixed.to_wav(wav_path, bit_depth=16), mixed.to_csv(csv_path, time_unit="us")]
 
     rate = wb.audio_info(ARCTIC_A0007).sample_rate
-    with wb.SingleThreadedOverseer(outputs) as overseer:
+    with make_overseer(args, outputs) as overseer:
         results = [future.result() for future in overseer.eval(rate)]
 
     status = 0
@@ -69,8 +96,96 @@ def run_demo(args: argparse.Namespace) -> int:
     return status
 
 
+def add_run_command(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser(
+        "run",
+        help="evaluate the outputs a Python script defines",
+        description=(
+            "Execute SCRIPT as a module, then evaluate its outputs: the module-level variable `outputs` "
+            "(an output or a list of outputs) if the script defines it, otherwise every Output object "
+            "bound to a module-level name, in definition order."
+        ),
+    )
+    parser.add_argument("script", metavar="SCRIPT", help="path of the Python script")
+    parser.add_argument("--sample-rate", type=float, default=44100.0, metavar="HZ",
+                        help="evaluation sample rate in Hz (default: %(default)g)")
+    _add_mode_arguments(parser, default_mode="single")
+    parser.set_defaults(handler=run_script)
+
+
+def script_outputs(namespace: dict) -> list:
+    """Return the outputs of an executed script's namespace (see the ``run`` command's description)."""
+    import wavebeans_nb as wb
+
+    if "outputs" in namespace:
+        value = namespace["outputs"]
+        return [value] if isinstance(value, wb.Output) else list(value)
+    return [value for name, value in namespace.items() if not name.startswith("_") and isinstance(value, wb.Output)]
+
+
+def run_script(args: argparse.Namespace) -> int:
+    """Execute the script, evaluate its outputs in the chosen mode and print each result."""
+    import runpy
+
+    if not os.path.isfile(args.script):
+        print(f"script {args.script!r} not found; pass the path of a Python file", file=sys.stderr)
+        return 2
+    # The script runs as a module named after its file (not __main__), so its code travels to workers by value.
+    name = os.path.splitext(os.path.basename(args.script))[0]
+    namespace = runpy.run_path(args.script, run_name=f"wavebeans_script_{name}")
+    outputs = script_outputs(namespace)
+    if not outputs:
+        print(f"{args.script} defines no outputs; set `outputs = [...]` or bind outputs to module-level names",
+              file=sys.stderr)
+        return 2
+    with make_overseer(args, outputs) as overseer:
+        results = [future.result() for future in overseer.eval(args.sample_rate)]
+    status = 0
+    for output, result in zip(outputs, results):
+        if result.finished:
+            print(f"done: {output.label()}")
+        else:
+            print(f"failed: {output.label()}: {result.exception}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def add_facilitator_command(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser(
+        "facilitator",
+        help="start a Dask worker that runs wavebeans pods",
+        description="Start `dask worker SCHEDULER --preload wavebeans_nb.distributed.facilitator` "
+                    "and wait until it exits.",
+    )
+    parser.add_argument("scheduler", metavar="SCHEDULER", help="scheduler address, such as tcp://10.0.0.5:8786")
+    parser.add_argument("--nthreads", type=int, default=1, metavar="N",
+                        help="threads of the worker (default: %(default)s)")
+    parser.add_argument("--name", default=None, help="worker name shown by the scheduler")
+    parser.add_argument("--host", default=None, help="address the worker listens on (default: chosen by Dask)")
+    parser.set_defaults(handler=run_facilitator)
+
+
+def run_facilitator(args: argparse.Namespace) -> int:
+    """Run a Dask worker with the Facilitator preloaded; return its exit status."""
+    import subprocess
+
+    command = [sys.executable, "-m", "distributed.cli.dask_worker", args.scheduler,
+               "--nthreads", str(args.nthreads), "--preload", "wavebeans_nb.distributed.facilitator"]
+    if args.name:
+        command += ["--name", args.name]
+    if args.host:
+        command += ["--host", args.host]
+    logging.getLogger(__name__).info("starting %s", " ".join(command))
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 130
+
+
 #: Functions that add one subcommand each to the ``wavebeans`` parser.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_demo_command]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_demo_command, add_run_command, add_facilitator_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

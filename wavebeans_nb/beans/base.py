@@ -28,6 +28,7 @@ __all__ = [
     "register_api",
     "DEFAULT_BLOCK_SIZE",
     "check_sample_rate",
+    "check_element_type",
     "rates_equal",
 ]
 
@@ -50,6 +51,10 @@ def rates_equal(a: float, b: float) -> bool:
 
 def check_sample_rate(sample_rate: float) -> float:
     """Return ``sample_rate`` as a float, or raise if it is not a positive finite number."""
+    if isinstance(sample_rate, bool):
+        raise InvalidParameterError(
+            f"sample rate {sample_rate!r} is not a number; pass a rate in Hz such as 44100"
+        )
     try:
         rate = float(sample_rate)
     except (TypeError, ValueError):
@@ -70,6 +75,15 @@ def check_block_size(block_size: int | None) -> int:
     if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
         raise InvalidParameterError(f"block size {block_size!r} is invalid; pass a whole number >= 1")
     return int(block_size)
+
+
+def check_element_type(element_type: Any, what: str) -> None:
+    """Raise unless ``element_type`` is a class or None (None lets the bean infer it)."""
+    if element_type is not None and not isinstance(element_type, type):
+        raise InvalidParameterError(
+            f"element_type {element_type!r} of {what} is not a class; pass a type such as float or "
+            "object, or leave it out"
+        )
 
 
 class Bean:
@@ -95,8 +109,8 @@ class Bean:
         for position, upstream in enumerate(inputs):
             if not isinstance(upstream, Stream):
                 raise InvalidParameterError(
-                    f"input {position} of {type(self).__name__} is a {type(upstream).__name__}, "
-                    "not a stream"
+                    f"input {position} of {type(self).__name__} is {_short(upstream)} "
+                    f"(a {type(upstream).__name__}), not a stream; pass a stream such as wave(...) or sine(...)"
                 )
         self.inputs: tuple[Stream, ...] = tuple(inputs)
         self.params: dict[str, Any] = params

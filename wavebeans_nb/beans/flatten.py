@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from ..errors import InvalidParameterError
-from .base import Stream, register_api
+from .base import Stream, check_element_type, register_api
 from .blocks import Block, block_from_elements, iter_elements
 from .types import SampleVector, Window, WindowBlock, as_window_blocks, combine_vectors
 from .window import window_item_type
@@ -188,7 +188,8 @@ class FlattenStream(Stream):
     def __init__(self, input: Stream, *, overlap_resolve: Callable[[Any, Any], Any] | None = None,
                  element_type: type | None = None) -> None:
         if overlap_resolve is not None and not callable(overlap_resolve):
-            raise InvalidParameterError(f"overlap resolve function {overlap_resolve!r} is not callable")
+            raise InvalidParameterError(f"overlap resolve function {overlap_resolve!r} is not callable; pass fn(a, b) or None")
+        check_element_type(element_type, "flatten")
         super().__init__(input, overlap_resolve=overlap_resolve, element_type=element_type)
         if element_type is not None:
             self.element_type = element_type
@@ -271,7 +272,8 @@ class FlatMapStream(Stream):
 
     def __init__(self, input: Stream, *, fn: Callable[[Any], Iterable[Any]], element_type: type | None = None) -> None:
         if not callable(fn):
-            raise InvalidParameterError(f"flat_map function {fn!r} is not callable")
+            raise InvalidParameterError(f"flat_map function {fn!r} is not callable; pass fn(element) returning an iterable")
+        check_element_type(element_type, "flat_map")
         super().__init__(input, fn=fn, element_type=element_type)
         if element_type is not None:
             self.element_type = element_type

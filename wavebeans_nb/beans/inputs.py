@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import InvalidParameterError
-from .base import BeanKind, Stream, check_sample_rate, rates_equal
+from .base import BeanKind, Stream, check_element_type, check_sample_rate, rates_equal
 from .blocks import Block, block_from_elements
 from ..errors import SampleRateMismatchError
 
@@ -17,9 +17,9 @@ __all__ = ["SineInput", "SineSweepInput", "FunctionInput", "ListInput", "sine", 
 
 def _finite_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameterError(f"{name} {value!r} is not a number")
+        raise InvalidParameterError(f"{name} {value!r} is not a number; pass a finite int or float")
     if not math.isfinite(float(value)):
-        raise InvalidParameterError(f"{name} {value!r} is not finite")
+        raise InvalidParameterError(f"{name} {value!r} is not finite; pass a finite int or float")
     return float(value)
 
 
@@ -130,7 +130,10 @@ class FunctionInput(SourceStream):
     def __init__(self, *, fn: Callable[[int, float], Any], sample_rate: float | None = None,
                  element_type: type = float) -> None:
         if not callable(fn):
-            raise InvalidParameterError(f"input function {fn!r} is not callable")
+            raise InvalidParameterError(f"input function {fn!r} is not callable; pass fn(index, sample_rate)")
+        if element_type is None:
+            element_type = float
+        check_element_type(element_type, "input")
         if sample_rate is not None:
             sample_rate = check_sample_rate(sample_rate)
         super().__init__(fn=fn, sample_rate=sample_rate, element_type=element_type)
@@ -166,6 +169,15 @@ class ListInput(SourceStream):
     """A finite stream of the given elements, at any sample rate."""
 
     def __init__(self, *, values: Any, element_type: type | None = None) -> None:
+        check_element_type(element_type, "list_input")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise InvalidParameterError(
+                f"list_input values {values!r} are not a list of elements; pass a list, tuple or 1-D array"
+            )
+        if isinstance(values, np.ndarray) and values.ndim == 0:
+            raise InvalidParameterError(
+                f"list_input values {values!r} are a 0-d array; pass a list, tuple or 1-D array"
+            )
         if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "biuf":
             values = values.astype(np.float64)
             inferred: type = float

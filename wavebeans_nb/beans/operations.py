@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import InvalidParameterError
-from .base import Stream, register_api
+from .base import Stream, check_element_type, register_api
 from .blocks import Block, BlockReader, block_from_elements, block_measures, concat_blocks, iter_elements
 from .timeunit import TimeMeasure, time_to_sample_ceil, time_to_sample_floor
 
@@ -154,7 +154,8 @@ class MapStream(Stream):
 
     def __init__(self, input: Stream, *, fn: Callable[[Any], Any], element_type: type | None = None) -> None:
         if not callable(fn):
-            raise InvalidParameterError(f"map function {fn!r} is not callable")
+            raise InvalidParameterError(f"map function {fn!r} is not callable; pass fn(element)")
+        check_element_type(element_type, "map")
         super().__init__(input, fn=fn, element_type=element_type)
         self.element_type = element_type or input.element_type
 
@@ -181,7 +182,8 @@ class MapBlocksStream(Stream):
 
     def __init__(self, input: Stream, *, fn: Callable[[Block], Block], element_type: type | None = None) -> None:
         if not callable(fn):
-            raise InvalidParameterError(f"block function {fn!r} is not callable")
+            raise InvalidParameterError(f"block function {fn!r} is not callable; pass fn(block) returning a block of the same length")
+        check_element_type(element_type, "map_blocks")
         super().__init__(input, fn=fn, element_type=element_type)
         self.element_type = element_type or input.element_type
 
@@ -214,7 +216,8 @@ class MergeStream(Stream):
     def __init__(self, left: Stream, right: Stream, *, fn: Callable[[Any, Any], Any],
                  element_type: type | None = None) -> None:
         if not callable(fn):
-            raise InvalidParameterError(f"merge function {fn!r} is not callable")
+            raise InvalidParameterError(f"merge function {fn!r} is not callable; pass fn(x, y)")
+        check_element_type(element_type, "merge")
         super().__init__(left, right, fn=fn, element_type=element_type)
         self.element_type = element_type or left.element_type
 
@@ -321,7 +324,8 @@ class ProjectionStream(Stream):
     def __init__(self, input: Stream, *, start_nanos: int, end_nanos: int | None = None) -> None:
         if end_nanos is not None and end_nanos < start_nanos:
             raise InvalidParameterError(
-                f"projection end {TimeMeasure(end_nanos)} is before its start {TimeMeasure(start_nanos)}"
+                f"projection end {TimeMeasure(end_nanos)} is before its start {TimeMeasure(start_nanos)}; "
+                "pass an end at or after the start, or None for no end"
             )
         super().__init__(input, start_nanos=int(start_nanos),
                          end_nanos=None if end_nanos is None else int(end_nanos))
@@ -374,6 +378,11 @@ class AfterFillingStream(Stream):
     partitionable = False
 
     def __init__(self, input: Stream, *, zero: Any = 0.0) -> None:
+        is_number = isinstance(zero, numbers.Real) and not isinstance(zero, bool)
+        if input.element_type is float and not is_number:
+            raise InvalidParameterError(
+                f"after_filling zero {zero!r} is not a number; pass a number such as 0.0 to fill a sample stream"
+            )
         super().__init__(input, zero=zero)
         self.element_type = input.element_type
 
@@ -479,7 +488,7 @@ def trim(self: Stream, length: "float | int | str", unit: str = "ms") -> Stream:
 def concat(self: Stream, other: Stream) -> Stream:
     """Append ``other`` after this finite stream."""
     if not isinstance(other, Stream):
-        raise InvalidParameterError(f"cannot concatenate a {type(other).__name__}; pass a stream")
+        raise InvalidParameterError(f"cannot concatenate {other!r} (a {type(other).__name__}); pass a stream")
     return ConcatStream(self, other)
 
 

@@ -21,7 +21,7 @@ import logging
 import threading
 import uuid
 from fractions import Fraction
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -423,6 +423,13 @@ class _TableWriter(Writer):
         self.table.finish()
 
 
+def _check_registry(registry: Any) -> None:
+    if registry is not None and not isinstance(registry, TableRegistry):
+        raise InvalidParameterError(
+            f"registry {registry!r} is not a TableRegistry; pass a TableRegistry() or leave it out for the default"
+        )
+
+
 class TableOutput(Output):
     """Writes a stream into a registered table (created when the output is built)."""
 
@@ -432,6 +439,9 @@ class TableOutput(Output):
             raise InvalidParameterError(
                 "to_sample_table() needs a sample stream; use to_table() for windows and other elements"
             )
+        if not isinstance(reuse, (bool, np.bool_)):
+            raise InvalidParameterError(f"reuse {reuse!r} is not a bool; pass True or False")
+        _check_registry(registry)
         token = token or uuid.uuid4().hex
         super().__init__(input, name=name, max_size_nanos=int(max_size_nanos), samples=bool(samples),
                          reuse=bool(reuse), registry=registry, token=token)
@@ -514,6 +524,9 @@ class TableHandle:
     """Queries on one registered table; each query is a stream usable as a graph input."""
 
     def __init__(self, name: str, registry: TableRegistry | None = None) -> None:
+        if not isinstance(name, str):
+            raise InvalidParameterError(f"table name {name!r} is not a string; pass the name given to to_table()")
+        _check_registry(registry)
         self.name = name
         self.registry = registry
         self.table = (registry or default_registry).get(name)

@@ -98,11 +98,11 @@ def to_nanos(value: "int | float | str | Decimal", unit: str = "ms") -> int:
     if isinstance(value, str):
         return parse_time(value) if not _is_plain_number(value) else to_nanos(Decimal(value), unit)
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, Fraction)):
-        raise InvalidParameterError(f"time value {value!r} is not a number")
+        raise InvalidParameterError(f"time value {value!r} is not a number; pass a number with unit=, or a string such as '1.5s'")
     per = UNIT_NANOS[normalize_unit(unit)]
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidParameterError(f"time value {value!r} is not finite")
+            raise InvalidParameterError(f"time value {value!r} is not finite; pass a finite number with unit=, or a string such as '1.5s'")
         value = Decimal(repr(value))
     if isinstance(value, Fraction):
         return round(value * per)

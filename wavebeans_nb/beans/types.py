@@ -61,7 +61,17 @@ def sample_vector(values: "Iterable[float] | Window") -> np.ndarray:
     """
     if isinstance(values, Window):
         values = values.elements
-    return np.array(values, dtype=np.float64).reshape(-1)
+    try:
+        return np.array(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise InvalidParameterError(
+            f"sample vector values {_short_repr(values)} are not numbers ({error}); pass a list or array of floats"
+        ) from None
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def combine_vectors(a: np.ndarray | None, b: np.ndarray | None,
@@ -732,6 +742,8 @@ class Managed:
 
     def __init__(self, signal: OutputSignal | int, argument: Any, payload: Any) -> None:
         try:
+            if isinstance(signal, bool):
+                raise ValueError(signal)
             self.signal = OutputSignal(signal)
         except ValueError:
             raise InvalidParameterError(

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import stat
+import struct
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -30,7 +31,19 @@ _SHORT_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MU
 # unfinished files give an empty stream rather than an error.
 _UNKNOWN_DATA_SIZE = 0xFFFFFFFF
 # Substrings of libsndfile's open errors for files that are not audio at all.
-_NOT_AUDIO_MESSAGES = ("format not recognised", "unknown format", "not a wav", "not a valid")
+_NOT_AUDIO_MESSAGES = (
+    "format not recognised", "unknown format", "not a wav", "not a valid", "no decoder recognised",
+)
+# libsndfile 1.2 gives this reason when its last-resort MPEG probe fails on an existing file.
+_NOT_RECOGNISED_REASON = "does not exist or is not a regular file"
+# Bytes read from the start of a file that failed to open, to find its WAV format tag.
+_HEAD_BYTES = 4096
+# WAV format tags of plain PCM, IEEE float and WAVE_FORMAT_EXTENSIBLE: a failure with these is corruption.
+_PLAIN_WAV_TAGS = (0x0001, 0x0003, 0xFFFE)
+_WAV_TAG_NAMES = {
+    0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM",
+    0x0031: "GSM 6.10", 0x0050: "MPEG", 0x0055: "MPEG Layer III", 0x2000: "AC-3",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,7 @@ def _open_sound_file(uri: str) -> Iterator[sf.SoundFile]:
             source: Any = path if "file" in protocols else stack.enter_context(fs.open(path, "rb"))
             sound = stack.enter_context(sf.SoundFile(source, mode="r"))
         except sf.LibsndfileError as error:
-            raise _open_error(uri, error) from error
+            raise _open_error(uri, error, _read_head(fs, path)) from error
         except OSError as error:
             raise AudioFileError(
                 f"cannot read audio file {uri}: {error.strerror or error}; check that it is readable"
@@ -85,10 +98,45 @@ def _open_sound_file(uri: str) -> Iterator[sf.SoundFile]:
         yield sound
 
 
-def _open_error(uri: str, error: sf.LibsndfileError) -> Exception:
+def _read_head(fs: Any, path: str) -> bytes:
+    """Return the first bytes of a file for diagnosing an open failure, or b"" if unreadable."""
+    try:
+        with fs.open(path, "rb") as file:
+            return file.read(_HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def _wav_format_tag(head: bytes) -> int | None:
+    """Return the format tag of the ``fmt `` chunk of a RIFF, RIFX or RF64 WAVE header, or None."""
+    if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RIFX", b"RF64"):
+        return None
+    order = ">" if head[:4] == b"RIFX" else "<"
+    position = 12
+    while position + 10 <= len(head):
+        chunk_id = head[position:position + 4]
+        (size,) = struct.unpack_from(order + "I", head, position + 4)
+        if chunk_id == b"fmt ":
+            return struct.unpack_from(order + "H", head, position + 8)[0]
+        position += 8 + size + (size & 1)
+    return None
+
+
+def _open_error(uri: str, error: sf.LibsndfileError, head: bytes = b"") -> Exception:
     reason = error.error_string or str(error)
     if reason.lower().startswith("system error"):
         return AudioFileError(f"cannot read audio file {uri} ({reason}); check that it is readable")
+    if _NOT_RECOGNISED_REASON in reason.lower():
+        # The file was checked to exist above, so libsndfile's reason is misleading here: no decoder
+        # (the MPEG one last) recognised the contents.
+        reason = "no decoder recognised the contents"
+    tag = _wav_format_tag(head)
+    if tag is not None and tag not in _PLAIN_WAV_TAGS:
+        name = _WAV_TAG_NAMES.get(tag, "unknown encoding")
+        return AudioFormatError(
+            f"{uri} is a WAV file with format tag 0x{tag:04X} ({name}) that libsndfile cannot decode "
+            f"({reason}); convert it to PCM or float WAV"
+        )
     if any(text in reason.lower() for text in _NOT_AUDIO_MESSAGES):
         return AudioFormatError(
             f"{uri} is not an audio file libsndfile can decode ({reason}); "
@@ -121,6 +169,9 @@ def read_audio_info(uri: str) -> AudioFileInfo:
     AudioFormatError
         If the file is not audio that libsndfile decodes.
     """
+    if not isinstance(uri, (str, os.PathLike)):
+        raise InvalidParameterError(f"audio file URI {uri!r} is not a string or path; pass a file path or fsspec URI")
+    uri = os.fspath(uri)
     with _open_sound_file(uri) as sound:
         _check_not_truncated(uri, sound)
         return AudioFileInfo(
@@ -149,7 +200,7 @@ class WaveInput(SourceStream):
 
     def __init__(self, *, uri: "str | os.PathLike[str]", channel: int | None = None) -> None:
         if not isinstance(uri, (str, os.PathLike)):
-            raise InvalidParameterError(f"audio file URI {uri!r} is not a string or path")
+            raise InvalidParameterError(f"audio file URI {uri!r} is not a string or path; pass a file path or fsspec URI")
         if channel is not None and (
             isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or channel < 0
         ):
@@ -203,6 +254,7 @@ class WaveInput(SourceStream):
         expected = self.info().frames
         read = 0
         with _open_sound_file(uri) as sound:
+            _check_unchanged(uri, sound, self.info())
             while True:
                 try:
                     frames = sound.read(block_size, dtype="float64", always_2d=True)
@@ -220,6 +272,19 @@ class WaveInput(SourceStream):
                 f"audio file {uri} is truncated: its header declares {expected} frames but only "
                 f"{read} could be read; re-create or re-export the file"
             )
+
+
+def _check_unchanged(uri: str, sound: sf.SoundFile, info: AudioFileInfo) -> None:
+    """Raise if the file was truncated or replaced since its header was first read."""
+    _check_not_truncated(uri, sound)
+    now = (int(sound.samplerate), int(sound.channels), str(sound.subtype))
+    before = (info.sample_rate, info.channels, info.subtype)
+    if now != before:
+        raise AudioFileError(
+            f"audio file {uri} changed after the graph was built: it was {before[0]} Hz, {before[1]} "
+            f"channel(s), {before[2]}, and is now {now[0]} Hz, {now[1]} channel(s), {now[2]}; "
+            "build the graph again with wave()"
+        )
 
 
 def _select_channel(frames: np.ndarray, channel: int | None) -> np.ndarray:

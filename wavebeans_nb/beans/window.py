@@ -213,9 +213,12 @@ class WindowFunctionStream(Stream):
         if isinstance(function, str):
             window_weights(function, 1)  # validates the name now instead of at evaluation
         elif not callable(function):
-            raise InvalidParameterError(f"window function {function!r} is not a name or a callable")
+            raise InvalidParameterError(
+                f"window function {function!r} is not a name or a callable; "
+                f"pass one of {sorted(WINDOW_FUNCTIONS)} or fn(size)"
+            )
         if multiply is not None and not callable(multiply):
-            raise InvalidParameterError(f"multiply function {multiply!r} is not callable")
+            raise InvalidParameterError(f"multiply function {multiply!r} is not callable; pass fn(element, weight)")
         super().__init__(input, function=function, multiply=multiply)
         self.item_type = window_item_type(input)
 

@@ -76,6 +76,8 @@ class LocalBush(Bush):
         self._threads: list[threading.Thread] = []
         self._started = False
         self._closed = False
+        self._driven: set[PodKey] = set()
+        self._lock = threading.Lock()
         context.discovery.register_bush(self)
 
     # -- planting ---------------------------------------------------------------------
@@ -110,11 +112,18 @@ class LocalBush(Bush):
 
     # -- running outputs ------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start one thread per output pod; each resolves its future when the output ends."""
+    def start(self, drive_outputs: bool = True) -> None:
+        """Start one thread per output pod; each resolves its future when the output ends.
+
+        With ``drive_outputs=False`` the bush only marks itself started, and
+        the caller runs every output pod with :meth:`drive` on a thread of its
+        own (the distributed engine runs each one as a Dask task).
+        """
         if self._started:
             return
         self._started = True
+        if not drive_outputs:
+            return
         for key, future in self._futures.items():
             thread = threading.Thread(
                 target=self._drive, args=(self._pods[key], future), daemon=True,
@@ -122,6 +131,28 @@ class LocalBush(Bush):
             )
             self._threads.append(thread)
             thread.start()
+
+    def drive(self, pod: PodKey) -> ExecutionResult:
+        """Run output pod ``pod`` to its end on the calling thread and return its result.
+
+        Raises
+        ------
+        ExecutionError
+            If ``pod`` is not an output pod of this bush, the bush was not
+            started, or the pod is already being driven.
+        """
+        key = PodKey(*pod)
+        future = self._futures.get(key)
+        if future is None:
+            raise ExecutionError(f"pod {key} is not an output pod of bush {self.key} of job {self.context.job_id}")
+        if not self._started:
+            raise ExecutionError(f"bush {self.key} of job {self.context.job_id} is not started; start the job first")
+        with self._lock:
+            if key in self._driven:
+                raise ExecutionError(f"output pod {key} of job {self.context.job_id} is already running")
+            self._driven.add(key)
+        self._drive(self._pods[key], future)
+        return future.result()
 
     def tick_futures(self) -> dict[PodKey, Future]:
         """Return the future of every output pod, resolving to an ExecutionResult."""

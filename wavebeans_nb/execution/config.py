@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 
@@ -17,8 +18,14 @@ def _check_whole(name: str, value: object, minimum: int) -> None:
 
 
 def _check_seconds(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidParameterError(f"{name} {value!r} is invalid; pass a positive number of seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidParameterError(f"{name} {value!r} is invalid; pass a positive, finite number of seconds")
+
+
+def _check_flag(name: str, value: object, allow_none: bool) -> None:
+    if not isinstance(value, bool) and not (allow_none and value is None):
+        choices = "True, False or None" if allow_none else "True or False"
+        raise InvalidParameterError(f"{name} {value!r} is invalid; pass {choices}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class ExecutionConfig:
             _check_whole("threads", self.threads, 1)
         if self.block_size is not None:
             _check_whole("block_size", self.block_size, 1)
+        _check_flag("group_beans", self.group_beans, allow_none=False)
+        _check_flag("proxy_prefetch", self.proxy_prefetch, allow_none=True)
         _check_seconds("poll_interval", self.poll_interval)
         _check_seconds("stall_timeout", self.stall_timeout)
 

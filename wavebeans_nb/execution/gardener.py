@@ -16,6 +16,7 @@ from .context import JobContext
 from .discovery import PodDiscovery
 from .podref import PodRef
 from .protocol import PodKey
+from .result import ExecutionResult
 
 __all__ = ["Gardener"]
 
@@ -83,15 +84,37 @@ class Gardener:
         """Return the job's context (its discovery takes handles to bushes elsewhere)."""
         return self._job(job_id).context
 
-    def start(self, job_id: str) -> None:
-        """Start every bush of the job. Starting twice does nothing."""
+    def start(self, job_id: str, drive_outputs: bool = True) -> None:
+        """Start every bush of the job. Starting twice does nothing.
+
+        With ``drive_outputs=False`` no output runs until :meth:`drive` is
+        called for it (see :meth:`LocalBush.start`).
+        """
         job = self._job(job_id)
         if job.started:
             return
         job.started = True
         for bush in job.bushes:
-            bush.start()
+            bush.start(drive_outputs)
         logger.info("job %s: started %d bushes", job_id, len(job.bushes))
+
+    def bushes(self, job_id: str) -> list[LocalBush]:
+        """Return the job's local bushes."""
+        return list(self._job(job_id).bushes)
+
+    def drive(self, job_id: str, pod: PodKey) -> ExecutionResult:
+        """Run output pod ``pod`` of the job on the calling thread; return its result.
+
+        Raises
+        ------
+        ExecutionError
+            If the job is unknown, or none of its bushes has that output pod.
+        """
+        key = PodKey(*pod)
+        for bush in self._job(job_id).bushes:
+            if key in bush.tick_futures():
+                return bush.drive(key)
+        raise ExecutionError(f"job {job_id} has no output pod {key} on this gardener")
 
     def futures(self, job_id: str) -> dict[PodKey, Future]:
         """Return the future of every output pod of the job."""

@@ -68,7 +68,12 @@ class MultiThreadedOverseer(Overseer):
     def __init__(self, outputs: "Output | Iterable[Output]", threads: int | None = None,
                  partitions: int = 1, config: ExecutionConfig | None = None) -> None:
         super().__init__(outputs)
-        config = config or ExecutionConfig()
+        if config is None:
+            config = ExecutionConfig()
+        elif not isinstance(config, ExecutionConfig):
+            raise InvalidParameterError(
+                f"config {config!r} is not an ExecutionConfig; pass ExecutionConfig(...) or leave it out"
+            )
         if threads is not None:
             config = config.replace(threads=threads)
         self.config = config
@@ -163,7 +168,8 @@ class MultiThreadedOverseer(Overseer):
             ``job_id``, ``state`` (idle, running, done, failed, cancelled),
             ``outputs`` (per output: ``label``, ``pod``, ``state``,
             ``elements_written``, ``elements_expected`` (None when the length
-            is unknown), ``error``) and ``pods`` (per pod: ``key``,
+            is unknown), ``error``, ``summary``: the live-thumbnail data of
+            :meth:`~wavebeans_nb.execution.summary.OutputSummary.snapshot`) and ``pods`` (per pod: ``key``,
             ``kind``, ``state``, ``calls_served``, ``chunks_buffered`` and more).
         """
         if self.job_id is None or self.job_id not in self._gardener.jobs():
@@ -176,7 +182,7 @@ class MultiThreadedOverseer(Overseer):
             entry = by_key.get(str(key), {})
             outputs.append({"label": output.label(), "pod": str(key), "state": entry.get("state", "planted"),
                             "elements_written": entry.get("elements_written", 0), "elements_expected": expected,
-                            "error": entry.get("error")})
+                            "error": entry.get("error"), "summary": entry.get("summary")})
         return {"job_id": self.job_id, "state": self._job_state(), "partitions": self.partitions,
                 "threads": self.config.compute_threads, "outputs": outputs, "pods": pods}
 

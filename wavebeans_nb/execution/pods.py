@@ -28,6 +28,7 @@ from .context import JobContext
 from .podref import PodRef
 from .protocol import Chunk, ConsumerKey, ErrorEnvelope, PodCall, PodCallResult, PodFailure
 from .proxies import PodProxy, make_proxy
+from .summary import OutputSummary
 
 __all__ = ["Pod", "StreamingPod", "SplittingPod", "OutputPod", "Cursor", "instantiate_pod"]
 
@@ -461,10 +462,12 @@ class OutputPod(Pod):
         super().__init__(ref, beans, proxies, context)
         self._writer: Writer | None = None
         self._finished = False
+        self.summary = OutputSummary()
 
     def start(self, sample_rate: float) -> None:
-        """Open the output's writer at ``sample_rate`` Hz."""
+        """Open the output's writer at ``sample_rate`` Hz; its blocks feed :attr:`summary`."""
         self._writer = self.tail.writer(sample_rate, self.context.config.block_size)
+        self._writer.observer = self.summary
 
     def tick(self) -> bool:
         """Write one block; return False once the input has ended."""
@@ -497,7 +500,8 @@ class OutputPod(Pod):
         return 0 if self._writer is None else self._writer.elements_written
 
     def status(self) -> dict:
-        return {**super().status(), "elements_written": self.elements_written, "finished": self._finished}
+        return {**super().status(), "elements_written": self.elements_written, "finished": self._finished,
+                "summary": self.summary.snapshot()}
 
 
 def instantiate_pod(ref: PodRef, context: JobContext) -> Pod:

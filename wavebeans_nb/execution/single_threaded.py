@@ -6,12 +6,13 @@ import logging
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..beans.base import check_block_size, check_sample_rate
-from ..beans.outputs.base import Output
+from ..beans.outputs.base import Output, Writer
 from ..errors import InvalidParameterError, JobCancelledError
 from .result import ExecutionResult
+from .summary import OutputSummary
 
 __all__ = ["Overseer", "SingleThreadedOverseer", "check_outputs"]
 
@@ -101,6 +102,9 @@ class SingleThreadedOverseer(Overseer):
         super().__init__(outputs)
         self.block_size = check_block_size(block_size)
         self._executor: ThreadPoolExecutor | None = None
+        self._writers: list[Writer | None] = []
+        self._summaries: list[OutputSummary] = []
+        self._expected: list[int | None] = []
 
     def eval(self, sample_rate: float) -> list[Future]:
         self._check_open()
@@ -110,11 +114,41 @@ class SingleThreadedOverseer(Overseer):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wavebeans-single")
         logger.info("job %s: evaluating %d outputs single-threaded at %g Hz", self.job_id, len(self.outputs), rate)
-        self._futures = [self._executor.submit(self._run, output, rate) for output in self.outputs]
+        self._writers = [None] * len(self.outputs)
+        self._summaries = [OutputSummary() for _ in self.outputs]
+        self._expected = [output.samples_count(rate) for output in self.outputs]
+        self._futures = [self._executor.submit(self._run, index, rate) for index in range(len(self.outputs))]
         return list(self._futures)
 
-    def _run(self, output: Output, sample_rate: float) -> ExecutionResult:
-        return run_writer(output, sample_rate, self.block_size, self._cancel, self.job_id)
+    def _run(self, index: int, sample_rate: float) -> ExecutionResult:
+        def watch(writer: Writer) -> None:
+            writer.observer = self._summaries[index]
+            self._writers[index] = writer
+
+        return run_writer(self.outputs[index], sample_rate, self.block_size, self._cancel, self.job_id, watch)
+
+    def status(self) -> dict:
+        """Return a plain-data snapshot of the current job, shaped like the multi-threaded overseer's.
+
+        Returns
+        -------
+        dict
+            ``job_id``, ``state`` (idle, running, done, failed, cancelled),
+            ``partitions`` and ``threads`` (both 1), ``outputs`` (per output:
+            ``label``, ``state`` (planted, running, done, failed, cancelled),
+            ``elements_written``, ``elements_expected`` (None when unknown),
+            ``error`` and ``summary``) and ``pods`` (always empty).
+        """
+        outputs = []
+        for index, future in enumerate(self._futures):
+            writer = self._writers[index]
+            state, error = _output_state(future, writer)
+            outputs.append({"label": self.outputs[index].label(), "state": state,
+                            "elements_written": 0 if writer is None else writer.elements_written,
+                            "elements_expected": self._expected[index], "error": error,
+                            "summary": self._summaries[index].snapshot()})
+        return {"job_id": self.job_id, "state": _job_state(self._futures), "partitions": 1, "threads": 1,
+                "outputs": outputs, "pods": []}
 
     def close(self) -> None:
         if self._closed:
@@ -126,17 +160,45 @@ class SingleThreadedOverseer(Overseer):
             self._executor = None
 
 
+def _output_state(future: Future, writer: Writer | None) -> tuple[str, str | None]:
+    if not future.done():
+        return ("planted" if writer is None else "running"), None
+    result = future.result()
+    if result.finished:
+        return "done", None
+    if isinstance(result.exception, JobCancelledError):
+        return "cancelled", str(result.exception)
+    return "failed", f"{type(result.exception).__name__}: {result.exception}"
+
+
+def _job_state(futures: Sequence[Future]) -> str:
+    if not futures:
+        return "idle"
+    if not all(future.done() for future in futures):
+        return "running"
+    results = [future.result() for future in futures]
+    if all(result.finished for result in results):
+        return "done"
+    if any(isinstance(result.exception, JobCancelledError) for result in results):
+        return "cancelled"
+    return "failed"
+
+
 def run_writer(output: Output, sample_rate: float, block_size: int | None,
-               cancel: threading.Event, job_id: str | None) -> ExecutionResult:
+               cancel: threading.Event, job_id: str | None,
+               on_writer: Callable[[Writer], None] | None = None) -> ExecutionResult:
     """Run one output's writer to the end, commit it, and report the outcome.
 
-    A failed or cancelled run aborts the writer, so the target keeps its old content.
+    A failed or cancelled run aborts the writer, so the target keeps its old
+    content. ``on_writer``, when given, gets the writer before the first block.
     """
     if cancel.is_set():
         return ExecutionResult.error(JobCancelledError(f"job {job_id} was cancelled before {output.label()} started"))
     writer = None
     try:
         writer = output.writer(sample_rate, block_size)
+        if on_writer is not None:
+            on_writer(writer)
         while writer.write():
             if cancel.is_set():
                 writer.abort()

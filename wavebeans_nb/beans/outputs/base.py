@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 import uuid
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 import fsspec
 
@@ -30,12 +30,17 @@ class Writer:
     ----------
     elements_written : int
         Elements written so far.
+    observer : callable or None
+        Called with every block after it was written, on the writing thread;
+        status code sets it to watch progress (a live thumbnail, for example).
+        It must be quick and must not change the block.
     """
 
     def __init__(self, output: "Output", blocks: Iterator[Block], sample_rate: float) -> None:
         self.output = output
         self.sample_rate = sample_rate
         self.elements_written = 0
+        self.observer: Callable[[Block], None] | None = None
         self._blocks = blocks
         self._finished = False
         self._closed = False
@@ -51,6 +56,8 @@ class Writer:
             return False
         keep_going = self._write_block(block)
         self.elements_written += len(block)
+        if self.observer is not None:
+            self.observer(block)
         if keep_going is False:
             self._finished = True
             return False

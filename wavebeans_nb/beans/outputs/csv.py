@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from fractions import Fraction
 from typing import Any, Callable, Iterator, Sequence
@@ -43,6 +44,26 @@ def sample_times(start: int, count: int, sample_rate: float, unit: str = "ms") -
         quotient, remainder = np.divmod(np.arange(start, end, dtype=np.int64), den)
         return quotient * num + (remainder * num) // den
     return np.array([i * num // den for i in range(start, end)], dtype=object)
+
+
+def check_encoding(encoding: Any) -> str:
+    """Return ``encoding`` if Python knows it as a text encoding, or raise InvalidParameterError."""
+    try:
+        if not isinstance(encoding, str):
+            raise LookupError(encoding)
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InvalidParameterError(
+            f"text encoding {encoding!r} is unknown; pass a name such as 'utf-8' or 'latin-1'"
+        ) from None
+    return encoding
+
+
+def check_uri(uri: Any, what: str) -> str:
+    """Return ``uri`` as a string, or raise InvalidParameterError if it is not a string or path."""
+    if not isinstance(uri, (str, os.PathLike)):
+        raise InvalidParameterError(f"{what} URI {uri!r} is not a string or path; pass a file path or fsspec URI")
+    return os.fspath(uri)
 
 
 def _format_sample_rows(times: np.ndarray, values: np.ndarray) -> str:
@@ -116,7 +137,7 @@ class CsvOutput(Output):
                  header: Sequence[str] | None = None, serializer: Serializer | None = None,
                  encoding: str = "utf-8") -> None:
         if not isinstance(uri, (str, os.PathLike)):
-            raise InvalidParameterError(f"CSV output URI {uri!r} is not a string or path")
+            raise InvalidParameterError(f"CSV output URI {uri!r} is not a string or path; pass a file path or fsspec URI")
         if (header is None) != (serializer is None):
             raise InvalidParameterError(
                 "to_csv needs header= and serializer= together (custom rows) or neither (time,value rows)"
@@ -124,7 +145,8 @@ class CsvOutput(Output):
         if serializer is not None and not callable(serializer):
             raise InvalidParameterError(f"CSV serializer {serializer!r} is not callable")
         if header is not None:
-            if isinstance(header, str) or not all(isinstance(name, str) for name in header):
+            if (isinstance(header, str) or not hasattr(header, "__iter__")
+                    or not all(isinstance(name, str) for name in header)):
                 raise InvalidParameterError(f"CSV header {header!r} is invalid; pass a list of column names")
             header = list(header)
         elif input.element_type is not float:
@@ -133,7 +155,7 @@ class CsvOutput(Output):
                 f"{getattr(input.element_type, '__name__', input.element_type)}; pass header= and serializer="
             )
         super().__init__(input, uri=os.fspath(uri), time_unit=normalize_unit(time_unit), header=header,
-                         serializer=serializer, encoding=encoding)
+                         serializer=serializer, encoding=check_encoding(encoding))
 
     def label(self) -> str:
         name = os.path.basename(self.params["uri"].rstrip("/")) or self.params["uri"]

@@ -18,6 +18,7 @@ from ..blocks import Block
 from ..timeunit import normalize_unit
 from ..types import FftBlock, FftSample, as_fft_blocks
 from .base import AtomicFile, Output, Writer
+from .csv import check_encoding
 
 __all__ = ["FftCsvOutput"]
 
@@ -82,7 +83,7 @@ class FftCsvOutput(Output):
     def __init__(self, input: Stream, *, uri: "str | os.PathLike[str]", kind: str = "magnitude",
                  time_unit: str = "ms", encoding: str = "utf-8") -> None:
         if not isinstance(uri, (str, os.PathLike)):
-            raise InvalidParameterError(f"CSV output URI {uri!r} is not a string or path")
+            raise InvalidParameterError(f"CSV output URI {uri!r} is not a string or path; pass a file path or fsspec URI")
         if kind not in ("magnitude", "phase"):
             raise InvalidParameterError(f"FFT CSV kind {kind!r} is unknown; use 'magnitude' or 'phase'")
         if input.element_type is not FftSample:
@@ -91,7 +92,7 @@ class FftCsvOutput(Output):
                 f"{getattr(input.element_type, '__name__', input.element_type)}; call .fft(N) first"
             )
         super().__init__(input, uri=os.fspath(uri), kind=kind, time_unit=normalize_unit(time_unit),
-                         encoding=encoding)
+                         encoding=check_encoding(encoding))
 
     def label(self) -> str:
         name = os.path.basename(self.params["uri"].rstrip("/")) or self.params["uri"]

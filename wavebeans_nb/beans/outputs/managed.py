@@ -41,7 +41,7 @@ from ..blocks import Block, iter_elements
 from ..timeunit import normalize_unit
 from ..types import Managed, OutputSignal
 from .base import AtomicFile, Output, Writer
-from .csv import _format_sample_rows, sample_times
+from .csv import _format_sample_rows, check_encoding, check_uri, sample_times
 from .wav import _ENCODINGS, _encode, _normalize_bit_depth
 
 __all__ = ["ManagedWavOutput", "ManagedCsvOutput", "default_suffix", "segment_uri"]
@@ -247,7 +247,7 @@ class ManagedWavOutput(Output):
                  suffix: Callable[[Any], str] | None = None) -> None:
         _check_managed(input, "to_managed_wav")
         _check_suffix(suffix)
-        super().__init__(input, uri=os.fspath(uri), bit_depth=_normalize_bit_depth(bit_depth), suffix=suffix)
+        super().__init__(input, uri=check_uri(uri, "managed WAV output"), bit_depth=_normalize_bit_depth(bit_depth), suffix=suffix)
 
     def label(self) -> str:
         return f"to_managed_wav({os.path.basename(self.params['uri'])})"
@@ -273,9 +273,12 @@ class ManagedCsvOutput(Output):
             )
         if serializer is not None and not callable(serializer):
             raise InvalidParameterError(f"CSV serializer {serializer!r} is not callable")
-        super().__init__(input, uri=os.fspath(uri), time_unit=normalize_unit(time_unit),
+        if header is not None and (isinstance(header, str) or not hasattr(header, "__iter__")
+                                   or not all(isinstance(name, str) for name in header)):
+            raise InvalidParameterError(f"CSV header {header!r} is invalid; pass a list of column names")
+        super().__init__(input, uri=check_uri(uri, "managed CSV output"), time_unit=normalize_unit(time_unit),
                          header=None if header is None else list(header), serializer=serializer,
-                         suffix=suffix, encoding=encoding)
+                         suffix=suffix, encoding=check_encoding(encoding))
 
     def label(self) -> str:
         return f"to_managed_csv({os.path.basename(self.params['uri'])})"

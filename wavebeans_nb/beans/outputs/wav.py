@@ -152,7 +152,7 @@ class WavOutput(Output):
 
     def __init__(self, input: Stream, *, uri: "str | os.PathLike[str]", bit_depth: "int | str" = 16) -> None:
         if not isinstance(uri, (str, os.PathLike)):
-            raise InvalidParameterError(f"WAV output URI {uri!r} is not a string or path")
+            raise InvalidParameterError(f"WAV output URI {uri!r} is not a string or path; pass a file path or fsspec URI")
         if input.element_type not in (float, Frame, np.ndarray):
             raise InvalidParameterError(
                 f"to_wav needs a stream of samples, sample vectors or frames, but {input.label()} yields "

@@ -1,0 +1,134 @@
+"""Start or connect to a Dask cluster whose workers are Facilitators."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from distributed import Client, LocalCluster
+
+from .errors import FacilitatorNotFoundError
+from .facilitator import Facilitator
+from .planner import FacilitatorInfo
+
+__all__ = [
+    "start_local_cluster", "connect", "call_worker", "facilitators_of", "install_facilitators", "scheduler_of",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def start_local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any) -> tuple[LocalCluster, Client]:
+    """Start a LocalCluster of worker processes with the Facilitator installed; return it and a client.
+
+    The dashboard is off and worker logs below ERROR are silenced unless
+    ``kwargs`` say otherwise; other ``kwargs`` go to
+    :class:`distributed.LocalCluster`. Close the client, then the cluster.
+    """
+    options = {"processes": True, "dashboard_address": None, "silence_logs": logging.ERROR}
+    options.update(kwargs)
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **options)
+    client = Client(cluster, set_as_default=False)
+    try:
+        install_facilitators(client)
+    except BaseException:
+        client.close()
+        cluster.close()
+        raise
+    return cluster, client
+
+
+def connect(address: str, timeout: float = 30.0) -> Client:
+    """Connect to the scheduler at ``address`` and make sure every worker is a Facilitator."""
+    client = Client(address, set_as_default=False, timeout=timeout)
+    try:
+        install_facilitators(client)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def call_worker(client: Client, address: str, op: str, timeout: float | None = 30.0, **kwargs: Any) -> Any:
+    """Send comm message ``op`` with ``kwargs`` to the worker at ``address`` and return its reply.
+
+    Raises whatever the handler raised on the worker (for example
+    :class:`~wavebeans_nb.distributed.errors.JobNotFoundError`), or an
+    ``OSError`` when the worker cannot be reached.
+    """
+    async def send() -> Any:
+        return await getattr(client.rpc(address), op)(**kwargs)
+
+    return client.sync(send, callback_timeout=timeout)
+
+
+def _workers(client: Client) -> dict[str, dict]:
+    return client.scheduler_info(n_workers=-1)["workers"]
+
+
+def install_facilitators(client: Client, addresses: Iterable[str] | None = None) -> None:
+    """Register the Facilitator plugin unless every worker (or every one of ``addresses``) already runs it.
+
+    Workers started with ``--preload wavebeans_nb.distributed.facilitator``
+    already have it, and registering again would replace their instance.
+    """
+    targets = list(addresses) if addresses is not None else list(_workers(client))
+    missing = []
+    for address in targets:
+        try:
+            reply = call_worker(client, address, "wavebeans_describe", timeout=10.0)
+        except Exception as error:  # the worker may close the comm on an unknown operation
+            logger.debug("worker %s has no facilitator yet: %s", address, error)
+            reply = None
+        # A worker without the handler logs the unknown operation and replies None.
+        if not isinstance(reply, dict):
+            missing.append(address)
+    if missing:
+        logger.info("registering the wavebeans facilitator on %d worker(s)", len(missing))
+        client.register_plugin(Facilitator())
+
+
+def facilitators_of(client: Client, addresses: Iterable[str] | None = None) -> list[FacilitatorInfo]:
+    """Return the cluster's workers (or the given ones) as :class:`FacilitatorInfo`, sorted by address.
+
+    Raises
+    ------
+    FacilitatorNotFoundError
+        If the cluster has no workers, or an address is not one of its workers.
+    """
+    workers = _workers(client)
+    if addresses is None:
+        chosen = sorted(workers)
+    else:
+        chosen = list(dict.fromkeys(addresses))
+        unknown = [address for address in chosen if address not in workers]
+        if unknown:
+            raise FacilitatorNotFoundError(
+                f"facilitators {unknown} are not workers of the cluster at {client.scheduler.address}; "
+                f"its workers are {sorted(workers)}"
+            )
+    if not chosen:
+        raise FacilitatorNotFoundError(
+            f"the cluster at {client.scheduler.address} has no workers; start some with "
+            "`wavebeans facilitator <scheduler-address>`"
+        )
+    return [FacilitatorInfo(address, int(workers[address].get("nthreads", 1)), str(workers[address].get("name", "")))
+            for address in chosen]
+
+
+def scheduler_of(worker_address: str, timeout: float = 10.0) -> str:
+    """Return the scheduler address a worker is connected to (asked through the worker's ``identity``)."""
+    from distributed.core import rpc
+    from distributed.utils import LoopRunner, sync
+
+    async def ask() -> str:
+        async with rpc(worker_address) as worker:
+            identity = await worker.identity()
+        return identity["scheduler"]
+
+    runner = LoopRunner(asynchronous=False)
+    runner.start()
+    try:
+        return sync(runner.loop, ask, callback_timeout=timeout)
+    finally:
+        runner.stop()

@@ -1,0 +1,295 @@
+"""The Facilitator: a Dask ``WorkerPlugin`` that turns a worker into a WaveBeans Facilitator.
+
+The plugin keeps one :class:`~wavebeans_nb.execution.gardener.Gardener` per
+worker and installs these comm handlers on the worker (each takes keyword
+arguments; the overseer calls them in this order):
+
+==============================  =============================================================
+handler                         what it does
+==============================  =============================================================
+``wavebeans_plant``             unpickle a job's pods and plant them as a new local bush
+``wavebeans_register_bushes``   make other workers' bushes of the job reachable (RemoteBush)
+``wavebeans_start_job``         mark the job's bushes started; outputs run as Dask tasks
+``wavebeans_job_status``        plain-data status of the job on this worker
+``wavebeans_cancel_job``        ask every pod and output of the job to stop
+``wavebeans_stop_job``          stop the job, commit or abort outputs, forget all its state
+``wavebeans_pod_call``          run one pod call for a pod of a local bush (from another worker)
+``wavebeans_describe``          the jobs this worker keeps, with their bushes and pods
+==============================  =============================================================
+
+Handlers run on the worker's event loop, so every handler that computes,
+unpickles or may wait (planting, pod calls, stopping) runs on a thread of the
+plugin's own ``ThreadPoolExecutor``. Handlers that take a job id raise
+:class:`~wavebeans_nb.distributed.errors.JobNotFoundError` for a job this
+worker does not keep.
+
+Start a Facilitator with ``client.register_plugin(Facilitator())``, or with
+``dask worker <scheduler> --preload wavebeans_nb.distributed.facilitator``
+(see :func:`dask_setup`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import cloudpickle
+from distributed import WorkerPlugin, get_worker, secede
+from distributed.protocol import to_serialize
+
+from ..execution.gardener import Gardener
+from ..execution.protocol import ErrorEnvelope, PodCall, PodCallResult, PodKey
+from ..execution.result import ExecutionResult
+from .errors import JobNotFoundError
+from .remote_bush import RemoteBush
+
+__all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "run_output", "dask_setup", "dask_teardown"]
+
+logger = logging.getLogger(__name__)
+
+#: Name the plugin is registered under; re-registering with the same name replaces the instance.
+PLUGIN_NAME = "wavebeans-facilitator"
+
+#: Comm handlers the plugin installs on its worker.
+HANDLERS = (
+    "wavebeans_plant", "wavebeans_register_bushes", "wavebeans_start_job", "wavebeans_job_status",
+    "wavebeans_cancel_job", "wavebeans_stop_job", "wavebeans_pod_call", "wavebeans_describe",
+)
+
+
+@dataclass
+class _JobState:
+    """What the Facilitator keeps per job besides the gardener's bushes."""
+
+    remote_bushes: dict[str, RemoteBush] = field(default_factory=dict)
+    calls_served: Counter = field(default_factory=Counter)  # remote pod calls served, per "id.partition"
+    call_timeout: float = 60.0
+
+
+class Facilitator(WorkerPlugin):
+    """Worker plugin that runs the pods of WaveBeans jobs on its worker.
+
+    Parameters
+    ----------
+    call_threads : int, default 64
+        Threads of the plugin's executor. Remote pod calls, planting and
+        stopping run there. A call waits at most ``poll_interval`` seconds
+        for data, so a few threads per pod of the job are plenty.
+
+    Notes
+    -----
+    The plugin runs whatever code the client sends in a job (user functions
+    travel pickled). Run Facilitators only for trusted clients.
+    """
+
+    name = PLUGIN_NAME
+    # Registering again while jobs run would tear this instance and its jobs down; skip it instead.
+    idempotent = True
+
+    def __init__(self, call_threads: int = 64) -> None:
+        self.call_threads = call_threads
+        self.worker = None
+        self.gardener: Gardener | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._jobs: dict[str, _JobState] = {}
+        self._lock: threading.Lock | None = None  # created in setup(): the instance is pickled to the worker
+
+    # -- plugin lifecycle ------------------------------------------------------------------
+
+    def setup(self, worker) -> None:
+        self.worker = worker
+        self.gardener = Gardener()
+        self._executor = ThreadPoolExecutor(self.call_threads, thread_name_prefix="wavebeans-facilitator")
+        self._jobs = {}
+        self._lock = threading.Lock()
+        for name in HANDLERS:
+            worker.handlers[name] = getattr(self, name)
+        logger.info("wavebeans facilitator started on %s", worker.address)
+
+    async def teardown(self, worker) -> None:
+        for name in HANDLERS:
+            if getattr(worker.handlers.get(name), "__self__", None) is self:
+                del worker.handlers[name]
+        if self.gardener is not None and self._executor is not None:
+            jobs = self.gardener.jobs()
+            if jobs:
+                logger.warning("wavebeans facilitator on %s: stopping running jobs %s", worker.address, jobs)
+            await self._run(self.gardener.stop_all, 2.0)
+            self._executor.shutdown(wait=False)
+        self._jobs = {}
+        logger.info("wavebeans facilitator stopped on %s", worker.address)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _state(self, job_id: str) -> _JobState:
+        with self._lock:
+            state = self._jobs.get(job_id)
+        if state is None:
+            raise JobNotFoundError(
+                f"job {job_id!r} is not known to the facilitator on {self.worker.address}; "
+                "it was never planted here or it has been stopped"
+            )
+        return state
+
+    # -- handlers: job lifecycle -------------------------------------------------------------
+
+    async def wavebeans_plant(self, job_id: str, bush: str, payload: bytes, sample_rate: float) -> dict:
+        """Unpickle ``payload`` (``{"pods": [PodRef], "config": ExecutionConfig}``) and plant it as bush ``bush``."""
+        return await self._run(self._plant, job_id, bush, payload, sample_rate)
+
+    def _plant(self, job_id: str, bush_key: str, payload: bytes, sample_rate: float) -> dict:
+        job = cloudpickle.loads(payload)
+        with self._lock:
+            state = self._jobs.setdefault(job_id, _JobState())
+        state.call_timeout = job["config"].stall_timeout
+        try:
+            bush = self.gardener.plant(job_id, job["pods"], sample_rate, job["config"], bush_key=bush_key)
+        except BaseException:
+            if job_id not in self.gardener.jobs():
+                with self._lock:
+                    self._jobs.pop(job_id, None)
+            raise
+        return {"bush": bush.key, "pods": [str(key) for key in bush.pods]}
+
+    async def wavebeans_register_bushes(self, job_id: str, endpoints: list) -> dict:
+        """Register the job's bushes on other workers: ``endpoints`` items are ``{bush, address, pods}``.
+
+        ``pods`` lists ``[id, partition]`` pairs.
+        """
+        state = self._state(job_id)
+        discovery = self.gardener.context(job_id).discovery
+        for endpoint in endpoints:
+            remote = RemoteBush(endpoint["bush"], endpoint["address"], job_id, self.worker, state.call_timeout)
+            discovery.register_bush(remote)
+            state.remote_bushes[remote.key] = remote
+            for pod_id, partition in endpoint["pods"]:
+                discovery.register_pod(PodKey(pod_id, partition), remote.key)
+        return {"registered": len(endpoints)}
+
+    async def wavebeans_start_job(self, job_id: str) -> dict:
+        """Mark the job started. Its outputs run when their Dask tasks call :func:`run_output`."""
+        self._state(job_id)
+        self.gardener.start(job_id, drive_outputs=False)
+        return {"started": True}
+
+    async def wavebeans_cancel_job(self, job_id: str) -> dict:
+        """Ask every pod and output of the job to stop; outputs resolve as cancelled and are aborted."""
+        self._state(job_id)
+        self.gardener.cancel(job_id)
+        return {"cancelled": True}
+
+    async def wavebeans_stop_job(self, job_id: str, wait: float = 5.0) -> dict:
+        """Stop the job: cancel what runs, close bushes (outputs are aborted unless committed), drop all state.
+
+        Returns ``{"clean": bool}``: False when some thread was still running after ``wait`` seconds.
+        """
+        self._state(job_id)
+        clean = await self._run(self.gardener.stop, job_id, wait)
+        with self._lock:
+            self._jobs.pop(job_id, None)
+        logger.info("job %s: stopped on %s (clean=%s)", job_id, self.worker.address, clean)
+        return {"clean": clean}
+
+    # -- handlers: data and introspection -----------------------------------------------------
+
+    async def wavebeans_pod_call(self, job_id: str, bush: str, pod: list, call: PodCall) -> dict:
+        """Run ``call`` on a pod of local bush ``bush``; the reply's ``result`` is a PodCallResult."""
+        state = self._state(job_id)
+        key = PodKey(*pod)
+        state.calls_served[str(key)] += 1
+        result = await self._run(self._pod_call, job_id, bush, key, call)
+        return {"result": to_serialize(result)}
+
+    def _pod_call(self, job_id: str, bush_key: str, pod: PodKey, call: PodCall) -> PodCallResult:
+        for local in self.gardener.bushes(job_id):
+            if local.key == bush_key:
+                return local.call(pod, call)
+        error = JobNotFoundError(f"bush {bush_key} of job {job_id} is not on worker {self.worker.address}")
+        return PodCallResult(error=ErrorEnvelope.from_exception(error, pod=pod))
+
+    async def wavebeans_job_status(self, job_id: str) -> dict:
+        """Return the job's status on this worker; see :meth:`job_status`."""
+        self._state(job_id)
+        return {"status": to_serialize(await self._run(self.job_status, job_id))}
+
+    def job_status(self, job_id: str) -> dict:
+        """Return ``address``, ``job_id``, ``started``, ``cancelled``, ``bushes`` and ``remote_bushes``.
+
+        Every pod entry of ``bushes[*]["pods"]`` gets ``remote_calls_served``:
+        the pod calls that arrived from other workers.
+        """
+        state = self._state(job_id)
+        status = self.gardener.status(job_id)
+        for bush in status["bushes"]:
+            for pod in bush["pods"]:
+                pod["remote_calls_served"] = state.calls_served.get(pod["key"], 0)
+        status["address"] = self.worker.address
+        status["remote_bushes"] = [remote.status() for remote in state.remote_bushes.values()]
+        return status
+
+    async def wavebeans_describe(self, job_id: str | None = None) -> dict:
+        """Return ``{"address", "threads", "jobs": {job id: {"bushes": [...], "remote_bushes": [...]}}}``.
+
+        With ``job_id``, only that job is listed, and an unknown job raises.
+        """
+        if job_id is not None:
+            self._state(job_id)
+        jobs = {}
+        for known in self.gardener.jobs():
+            if job_id is not None and known != job_id:
+                continue
+            state = self._jobs.get(known, _JobState())
+            jobs[known] = {
+                "bushes": [{"bush": bush.key, "pods": [str(key) for key in bush.pods]}
+                           for bush in self.gardener.bushes(known)],
+                "remote_bushes": [remote.status() for remote in state.remote_bushes.values()],
+            }
+        return {"address": self.worker.address, "threads": self.worker.state.nthreads, "jobs": jobs,
+                "job_states": sorted(self._jobs)}
+
+    # -- task side -------------------------------------------------------------------------
+
+    def drive(self, job_id: str, pod: PodKey) -> ExecutionResult:
+        """Run one output pod of the job to its end on the calling (task) thread."""
+        self._state(job_id)
+        return self.gardener.drive(job_id, pod)
+
+
+def run_output(job_id: str, pod: tuple[int, int]) -> ExecutionResult:
+    """Dask task: run output pod ``pod`` of job ``job_id`` on this worker and return its result.
+
+    The task leaves the worker's thread pool first (``secede``), because it
+    runs as long as the output and must not keep other tasks waiting.
+
+    Raises
+    ------
+    JobNotFoundError
+        If the worker has no Facilitator or does not keep the job.
+    """
+    worker = get_worker()
+    plugin = worker.plugins.get(PLUGIN_NAME)
+    if not isinstance(plugin, Facilitator):
+        raise JobNotFoundError(
+            f"worker {worker.address} has no wavebeans facilitator, so job {job_id} cannot run there"
+        )
+    secede()
+    return plugin.drive(job_id, PodKey(*pod))
+
+
+async def dask_setup(worker) -> None:
+    """Install the Facilitator on a worker started with ``--preload wavebeans_nb.distributed.facilitator``."""
+    await worker.plugin_add(plugin=Facilitator(), name=PLUGIN_NAME)
+
+
+async def dask_teardown(worker) -> None:
+    """Remove the Facilitator when the worker stops."""
+    if PLUGIN_NAME in worker.plugins:
+        await worker.plugin_remove(name=PLUGIN_NAME)

@@ -1,0 +1,90 @@
+"""RemoteBush: a handle to another worker's bush, reached over the worker's comm pool."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from distributed.protocol import to_serialize
+from distributed.utils import sync
+
+from ..errors import ExecutionError
+from ..execution.bush import Bush
+from ..execution.protocol import ErrorEnvelope, PodCall, PodCallResult, PodKey
+
+if TYPE_CHECKING:
+    from distributed import Worker
+
+__all__ = ["RemoteBush"]
+
+logger = logging.getLogger(__name__)
+
+
+class RemoteBush(Bush):
+    """Forwards pod calls to a bush on another worker.
+
+    Each :meth:`call` sends one ``wavebeans_pod_call`` message through
+    ``worker.rpc`` (Dask's pooled connections) and blocks the calling thread
+    until the reply arrives, so it must never run on the worker's event loop.
+    The :class:`~wavebeans_nb.execution.protocol.PodCall` and the reply travel
+    pickled with protocol 5, so the numpy arrays inside chunks go as separate
+    out-of-band frames rather than being copied into the pickle. One
+    ``iterator_next`` call carries up to ``ExecutionConfig.prefetch_buckets``
+    chunks.
+
+    Parameters
+    ----------
+    key : str
+        The remote bush's key.
+    address : str
+        Dask address of the worker that runs it.
+    job_id : str
+    worker : distributed.Worker
+        The local worker, whose event loop and comm pool carry the calls.
+    timeout : float
+        Seconds one call may take before it fails (the remote side answers
+        ``iterator_next`` within ``poll_interval``, so only a stuck worker hits it).
+    """
+
+    local = False
+
+    def __init__(self, key: str, address: str, job_id: str, worker: "Worker", timeout: float = 60.0) -> None:
+        self.key = key
+        self.address = address
+        self.job_id = job_id
+        self.worker = worker
+        self.timeout = timeout
+        self.calls = 0
+        self.failures = 0
+        self._lock = threading.Lock()
+
+    def call(self, pod: PodKey, call: PodCall) -> PodCallResult:
+        """Run ``call`` on ``pod`` of the remote bush; a transport failure comes back as an error result."""
+        with self._lock:
+            self.calls += 1
+        try:
+            return sync(self.worker.loop, self._send, PodKey(*pod), call, callback_timeout=self.timeout)
+        except Exception as error:
+            with self._lock:
+                self.failures += 1
+            failure = ExecutionError(
+                f"pod call {call.method} to pod {pod} on worker {self.address} (bush {self.key}, job "
+                f"{self.job_id}) failed: {type(error).__name__}: {error}",
+                pod=str(PodKey(*pod)),
+            )
+            logger.info("%s", failure)
+            return PodCallResult(error=ErrorEnvelope.from_exception(failure, pod=PodKey(*pod)))
+
+    async def _send(self, pod: PodKey, call: PodCall) -> PodCallResult:
+        reply = await self.worker.rpc(self.address).wavebeans_pod_call(
+            job_id=self.job_id, bush=self.key, pod=[pod.id, pod.partition], call=to_serialize(call),
+        )
+        return reply["result"]
+
+    def status(self) -> dict:
+        """Return ``bush``, ``address``, ``calls`` (sent so far) and ``failures``."""
+        return {"bush": self.key, "address": self.address, "calls": self.calls, "failures": self.failures}
+
+    def __repr__(self) -> str:
+        return f"<RemoteBush {self.key} at {self.address} job={self.job_id}>"
