@@ -409,7 +409,7 @@ class Clusters:
                 from distributed import Client, LocalCluster
 
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.WARNING)
+                                       dashboard_address=":0", silence_logs=logging.WARNING)
                 self._clients[workers] = Client(cluster, set_as_default=False)
             except Exception as error:  # any start failure makes the distributed rows "not run"
                 self._failures[workers] = f"LocalCluster with {workers} workers did not start: {error!r}"

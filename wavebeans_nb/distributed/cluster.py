@@ -21,11 +21,13 @@ logger = logging.getLogger(__name__)
 def start_local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any) -> tuple[LocalCluster, Client]:
     """Start a LocalCluster of worker processes with the Facilitator installed; return it and a client.
 
-    The dashboard is off and worker logs below ERROR are silenced unless
-    ``kwargs`` say otherwise; other ``kwargs`` go to
+    The scheduler's HTTP server takes a free port, and worker logs below ERROR
+    are silenced unless ``kwargs`` say otherwise; other ``kwargs`` go to
     :class:`distributed.LocalCluster`. Close the client, then the cluster.
     """
-    options = {"processes": True, "dashboard_address": None, "silence_logs": logging.ERROR}
+    # dashboard_address=None still binds port 8787 in distributed 2026.8 and warns on stderr when
+    # that port is taken (two clusters at once); ":0" picks a free port instead.
+    options = {"processes": True, "dashboard_address": ":0", "silence_logs": logging.ERROR}
     options.update(kwargs)
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **options)
     client = Client(cluster, set_as_default=False)

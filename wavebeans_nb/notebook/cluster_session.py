@@ -36,10 +36,7 @@ def open_cluster(session: Any, address: str | None, workers: int, threads: int) 
             session.client, session._cluster_session = connect(address), None
             logger.info("connected to the cluster at %s", address)
         else:
-            # dashboard_address=None still binds port 8787 in distributed 2026.8 (and warns on stderr
-            # when it is taken); ":0" picks a free port instead.
-            cluster, client = start_local_cluster(n_workers=workers, threads_per_worker=threads,
-                                                  dashboard_address=":0")
+            cluster, client = start_local_cluster(n_workers=workers, threads_per_worker=threads)
             session.client, session._cluster_session = client, cluster
             logger.info("started a local cluster of %d workers at %s", workers, cluster.scheduler_address)
     except (OSError, TimeoutError) as error:
