@@ -92,7 +92,87 @@ def test_polyphase_matches_resample_poly(in_rate, out_rate):
 
     expected = resample_poly(values, out_rate // g, in_rate // g)
     assert len(actual) == len(expected) == -(-3000 * out_rate // in_rate)
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(actual, expected)
+
+
+POLYPHASE_RATES = [(44100, 48000), (16000, 44100), (48000, 16000), (3, 2)]
+
+
+@pytest.mark.parametrize("in_rate,out_rate", POLYPHASE_RATES)
+@pytest.mark.parametrize("block_size", [1, 3, 1000, 8192, None])
+def test_polyphase_exact_for_block_sizes(in_rate, out_rate, block_size):
+    values = noise(1500, seed=out_rate % 89)
+    g = np.gcd(in_rate, out_rate)
+
+    actual = collect(fixed_rate(values, in_rate).resample(), out_rate, block_size)
+
+    np.testing.assert_array_equal(actual, resample_poly(values, out_rate // g, in_rate // g))
+
+
+@pytest.mark.parametrize("in_rate,out_rate", POLYPHASE_RATES)
+@pytest.mark.parametrize("n", [0, 1, 2, 10])
+def test_polyphase_of_short_input(in_rate, out_rate, n):
+    # 10 samples are fewer than the filter's taps per phase (at least 21) for every pair here.
+    values = noise(n, seed=n)
+    g = np.gcd(in_rate, out_rate)
+    expected = resample_poly(values, out_rate // g, in_rate // g) if n else np.empty(0)
+
+    for block_size in [1, 3, None]:
+        actual = collect(fixed_rate(values, in_rate).resample(), out_rate, block_size)
+
+        assert len(actual) == -(-n * out_rate // in_rate)
+        np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.mark.parametrize("block_size", [1000, 8192, None])
+def test_polyphase_of_long_file(make_wav, block_size):
+    # 200 000 samples span several filter segments, so outputs cross segment boundaries.
+    import soundfile as sf
+
+    path = make_wav("long.wav", noise(200_000, seed=9) * 0.5, 44100, subtype="DOUBLE")
+    values, _ = sf.read(path)
+
+    actual = collect(wb.wave(path, resample=False).resample(to=48000), 48000, block_size)
+
+    np.testing.assert_array_equal(actual, resample_poly(values, 160, 147))
+
+
+@pytest.mark.parametrize("up,down", [(160, 147), (147, 160), (1, 3), (2, 3), (441, 160), (7, 1)])
+@pytest.mark.parametrize("min_segment", [1, 7, 500])
+def test_polyphase_engine_segments(up, down, min_segment):
+    # Tiny segments and output chunks put boundaries everywhere: every output must match one scipy call.
+    from wavebeans_nb.beans.resample import _polyphase_engine
+
+    values = noise(2000, seed=up + down)
+    engine = _polyphase_engine(up, down)
+    engine.min_segment = min_segment
+    engine.max_outputs = 13
+    parts = [engine.push(values[i: i + 37]) for i in range(0, len(values), 37)]
+    parts.append(engine.finish())
+
+    np.testing.assert_array_equal(np.concatenate(parts), resample_poly(values, up, down))
+
+
+def test_polyphase_engine_memory_is_bounded():
+    from wavebeans_nb.beans.resample import _polyphase_engine
+
+    engine = _polyphase_engine(160, 147)
+    block = noise(5000, seed=3)
+    largest = 0
+    for _ in range(100):
+        engine.push(block)
+        largest = max(largest, len(engine.buffer) + engine.pending_count)
+
+    # History is below taps_per_phase + down samples, and new samples wait for one segment at most.
+    assert largest <= engine.min_segment + len(block) + engine.taps_per_phase + 147
+
+
+def test_polyphase_equal_rates_pass_through():
+    values = noise(500, seed=8)
+
+    actual = collect(fixed_rate(values, 8000).resample(to=8000), 8000, 3)
+
+    np.testing.assert_array_equal(actual, values)
 
 
 @pytest.mark.parametrize("method", ["polyphase", "sinc"])

@@ -27,7 +27,12 @@ Methods:
 
 Both FIR methods keep their state across blocks and compute every output from
 the same input samples and weights whatever the block size, so results do not
-depend on it.
+depend on it. The polyphase method runs :func:`scipy.signal.upfirdn` over
+segments of at least 65536 new input samples (or one whole block when blocks
+are larger) with the history the filter needs. Its output is bit-for-bit the output
+of one ``resample_poly`` call on the whole signal, and it holds about one
+segment plus one block of input. It emits nothing until the first segment is
+complete, or until the input ends.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterator
 
 import numpy as np
-from scipy.signal import firwin
+from scipy.signal import firwin, upfirdn
 
 from ..errors import InvalidParameterError
 from .base import Stream, check_sample_rate, rates_equal, register_api
@@ -63,6 +68,9 @@ _REDUCERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 # Outputs per vectorised batch are limited so the gathered (outputs, taps) matrix stays near 8 MiB.
 _GATHER_LIMIT = 1 << 20
+
+# The polyphase method filters at least this many new input samples per scipy call, to amortise its overhead.
+_MIN_SEGMENT = 1 << 16
 
 
 def _rate_factors(in_rate: float, out_rate: float) -> tuple[int, int]:
@@ -143,18 +151,92 @@ class _FirResampler:
         return np.concatenate(parts) if parts else np.empty(0)
 
 
-def _polyphase_engine(up: int, down: int) -> _FirResampler:
+class _PolyphaseResampler:
+    """Streaming :func:`scipy.signal.resample_poly`: :func:`scipy.signal.upfirdn` over segments of the input.
+
+    Full-signal output j is output ``j + skip`` of the filtered signal, at position
+    ``(j + skip) · down`` on the upsampled grid, and reads inputs ``last − taps_per_phase + 1 .. last``
+    with ``last = (j + skip) · down // up``. A segment that starts at an input index that is a
+    multiple of ``down`` puts its outputs on the same grid, so each segment carries the history its
+    first output needs and yields only outputs whose inputs have all arrived. Every output then sums
+    the same products in the same order as one call on the whole signal does.
+    """
+
+    def __init__(self, up: int, down: int, min_segment: int = _MIN_SEGMENT) -> None:
+        self.up, self.down = up, down
+        self.filter, self.skip = polyphase_filter(up, down)
+        self.taps_per_phase = -(-len(self.filter) // up)
+        self.min_segment = max(1, min_segment)
+        # Each upfirdn call also computes about len(filter) / down + up outputs around the wanted ones.
+        # A call emits at most 2**20 outputs (8 MiB), or 8 times len(filter) / down when that is larger.
+        self.max_outputs = max(_GATHER_LIMIT, 8 * (len(self.filter) // down + 1))
+        self.pending: list[np.ndarray] = []
+        self.pending_count = 0
+        self.buffer = np.empty(0)
+        self.origin = 0  # absolute input index of buffer[0], always a multiple of down
+        self.received = 0
+        self.next_output = 0
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add input samples; once a segment of new samples is complete, return every output whose inputs have all arrived."""
+        self.pending.append(samples)
+        self.pending_count += len(samples)
+        self.received += len(samples)
+        if self.pending_count < self.min_segment:
+            return np.empty(0)
+        self._absorb_pending()
+        # Output j is ready when its last input (j + skip) · down // up is below the received count.
+        ready = -((self.skip * self.down - self.received * self.up) // self.down)
+        return self._emit(ready)
+
+    def finish(self) -> np.ndarray:
+        """Return the remaining outputs; there are ``ceil(n · up / down)`` in total for n inputs."""
+        self._absorb_pending()
+        total = -((-self.received * self.up) // self.down)
+        return self._emit(total)
+
+    def _absorb_pending(self) -> None:
+        if self.pending:
+            self.buffer = np.concatenate([self.buffer, *self.pending])
+            self.pending, self.pending_count = [], 0
+
+    def _segment_start(self, output: int) -> int:
+        """Return the input index, a multiple of down, where a segment whose first output is ``output`` starts."""
+        first_input = (output + self.skip) * self.down // self.up - self.taps_per_phase + 1
+        return max(0, first_input) // self.down * self.down
+
+    def _emit(self, end: int) -> np.ndarray:
+        parts = []
+        while self.next_output < end:
+            stop = min(end, self.next_output + self.max_outputs)
+            parts.append(self._filter_outputs(self.next_output, stop))
+            self.next_output = stop
+        drop = min(self._segment_start(self.next_output) - self.origin, len(self.buffer))
+        self.buffer, self.origin = self.buffer[drop:], self.origin + drop
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def _filter_outputs(self, first: int, stop: int) -> np.ndarray:
+        """Return outputs ``first .. stop − 1``; inputs past the buffer's end count as the end of the signal."""
+        start = self._segment_start(first)
+        last_input = (stop - 1 + self.skip) * self.down // self.up
+        segment = self.buffer[start - self.origin: last_input + 1 - self.origin]
+        filtered = upfirdn(self.filter, segment, self.up, self.down)
+        base = start * self.up // self.down  # filtered[0] is output (base − skip) of the whole signal
+        # upfirdn returns ((len(segment) − 1)·up + len(filter)) // down + 1 outputs. Since the filter's
+        # half length 10·max(up, down) is at least up, they reach every output up to ceil(n·up/down),
+        # so resample_poly's extra zero padding of the filter is never needed here.
+        return filtered[first + self.skip - base: stop + self.skip - base]
+
+
+def _polyphase_engine(up: int, down: int) -> _PolyphaseResampler:
     if max(up, down) > MAX_POLYPHASE_FACTOR:
         raise InvalidParameterError(
             f"polyphase resampling by {up}/{down} needs a filter of {20 * max(up, down)} taps; "
             "use method='sinc' for rates without a small common factor"
         )
-    filter_, skip = polyphase_filter(up, down)
-    taps = -(-len(filter_) // up)
-    table = np.zeros(taps * up)
-    table[: len(filter_)] = filter_
-    table = np.ascontiguousarray(table.reshape(taps, up).T)  # table[phase, t] = filter[phase + t·up]
-    return _FirResampler(up, down, skip * down, taps, lambda phase: table[phase])
+    return _PolyphaseResampler(up, down)
 
 
 def _sinc_weights(fraction: np.ndarray, window_size: int, cutoff: float) -> np.ndarray:
@@ -240,7 +322,7 @@ class ResampleStream(Stream):
         if isinstance(reduce, str) and reduce not in _REDUCERS:
             raise InvalidParameterError(f"reduce {reduce!r} is unknown; use one of {sorted(_REDUCERS)} or a callable")
         if reduce is not None and not isinstance(reduce, str) and not callable(reduce):
-            raise InvalidParameterError(f"reduce {reduce!r} is not a name or a callable")
+            raise InvalidParameterError(f"reduce {reduce!r} is not a name or a callable; pass one of {sorted(_REDUCERS)} or fn(list)")
         if isinstance(window_size, bool) or not isinstance(window_size, (int, np.integer)) or window_size < 2:
             raise InvalidParameterError(f"sinc window size {window_size!r} is invalid; pass a whole number >= 2")
         super().__init__(input, to=to, method=method, reduce=reduce, window_size=int(window_size))
