@@ -48,7 +48,7 @@ class _Stutter:
 
 def test_half_hour_stream_keeps_buffers_bounded():
     bound = 6
-    config = ExecutionConfig(buffer_chunks=bound, prefetch_buckets=3)
+    config = ExecutionConfig(chunk_size=512, buffer_chunks=bound, prefetch_buckets=3)
     shared = wb.sine(440).trim(30 * 60 * 1000) * 0.5  # 14.4 million samples, read by two consumers
     fast, slow = [], []
     outputs = [CountOutput(shared + 1.0, sums=fast), CountOutput(shared.map_blocks(_Stutter()), sums=slow)]

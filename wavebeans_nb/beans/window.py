@@ -83,7 +83,10 @@ class WindowStream(Stream):
                 continue
             count = (len(pending) - size) // step + 1
             rows = sliding_window_view(pending, size)[::step][:count]
-            data = np.ascontiguousarray(rows) if self.is_samples else rows.copy()
+            # Sample windows stay a read-only strided view of the input: copying them here would
+            # put the largest memory pass of an STFT in this single-partition bean, while the
+            # next (partitionable) step makes a new array anyway.
+            data = rows if self.is_samples else rows.copy()
             first = next_start // step
             ordinals = np.arange(first, first + count, dtype=np.int64)
             yield WindowBlock(data, np.full(count, size, dtype=np.int64), size, step, zero, ordinals)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -54,16 +54,36 @@ class _Pending:
         return join_parts(parts)
 
 
-class ChunkCutter:
-    """Cut a stream into chunks of exactly ``size`` elements (the last may be shorter), numbered 0, 1, …."""
+def element_bytes(block: Block) -> int | None:
+    """Return the bytes one element of ``block`` takes, or None for lists of Python objects."""
+    if isinstance(block, list) or not len(block):
+        return None
+    arrays = [block] if isinstance(block, np.ndarray) else [
+        value for value in vars(block).values() if isinstance(value, np.ndarray) and value.ndim == 2
+    ]
+    if not arrays:
+        return None
+    return max(1, sum(array.nbytes for array in arrays) // len(block))
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+
+class ChunkCutter:
+    """Cut a stream into chunks of a fixed number of elements (the last may be shorter), numbered 0, 1, ….
+
+    The number is ``chunk_elements(bytes per element)`` of the first block, so
+    chunks of wide elements such as windows stay small; it never changes
+    afterwards, because merges rely on the numbering, not on the length.
+    """
+
+    def __init__(self, chunk_elements: "Callable[[int | None], int]") -> None:
+        self._chunk_elements = chunk_elements
+        self.size: int | None = None
         self._pending = _Pending()
         self._seq = 0
 
     def push(self, block: Block) -> list[Chunk]:
         """Add a block and return the chunks completed by it."""
+        if self.size is None:
+            self.size = self._chunk_elements(element_bytes(block))
         self._pending.add(block)
         chunks = []
         while self._pending.count >= self.size:

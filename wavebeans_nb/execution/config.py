@@ -37,9 +37,14 @@ class ExecutionConfig:
 
     Parameters
     ----------
-    chunk_size : int, default 512
-        Elements per chunk. Chunks are the unit pods buffer, send and deal out
-        round-robin to partitions.
+    chunk_size : int, default 8192
+        Maximum elements per chunk. Chunks are the unit pods buffer, send and
+        deal out round-robin to partitions. The original WaveBeans used 512;
+        larger chunks cut the per-chunk cost of threads and worker comms.
+    chunk_bytes : int, default 1048576
+        Maximum bytes per chunk. A stream of wide elements (windows, FFT
+        frames, multichannel frames) gets fewer elements per chunk, so that
+        buffers stay small: 2048-sample windows go 64 to a chunk.
     prefetch_buckets : int, default 16
         Maximum chunks one ``iterator_next`` call returns, and the number of
         chunks a prefetching proxy keeps ready. A proxy joins the sample chunks
@@ -50,9 +55,11 @@ class ExecutionConfig:
     threads : int or None, default None
         Maximum pods that compute at the same time; None means ``os.cpu_count()``.
         Threads that wait for data do not count.
-    block_size : int or None, default None
+    block_size : int or None, default 65536
         Elements per block that sources inside pods produce; None means the
-        library default. Results never depend on it.
+        library default (8192). Results never depend on it. Pods hand blocks
+        to other threads, so larger blocks than in single-threaded runs keep
+        the cost per block small against the numpy work in it.
     group_beans : bool, default True
         Run chains of beans in one pod. False gives one pod per bean.
     proxy_prefetch : bool or None, default None
@@ -70,11 +77,12 @@ class ExecutionConfig:
         of two parts of one stream) needs a larger ``buffer_chunks``.
     """
 
-    chunk_size: int = 512
+    chunk_size: int = 8192
+    chunk_bytes: int = 1 << 20
     prefetch_buckets: int = 16
     buffer_chunks: int = 32
     threads: int | None = None
-    block_size: int | None = None
+    block_size: int | None = 1 << 16
     group_beans: bool = True
     proxy_prefetch: bool | None = None
     poll_interval: float = 0.05
@@ -82,6 +90,7 @@ class ExecutionConfig:
 
     def __post_init__(self) -> None:
         _check_whole("chunk_size", self.chunk_size, 1)
+        _check_whole("chunk_bytes", self.chunk_bytes, 1)
         _check_whole("prefetch_buckets", self.prefetch_buckets, 1)
         _check_whole("buffer_chunks", self.buffer_chunks, 1)
         if self.threads is not None:
@@ -92,6 +101,12 @@ class ExecutionConfig:
         _check_flag("proxy_prefetch", self.proxy_prefetch, allow_none=True)
         _check_seconds("poll_interval", self.poll_interval)
         _check_seconds("stall_timeout", self.stall_timeout)
+
+    def chunk_elements(self, element_bytes: int | None) -> int:
+        """Return the elements per chunk for elements of ``element_bytes`` bytes (None: unknown)."""
+        if not element_bytes:
+            return self.chunk_size
+        return max(1, min(self.chunk_size, self.chunk_bytes // element_bytes))
 
     @property
     def compute_threads(self) -> int:

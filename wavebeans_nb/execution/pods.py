@@ -321,7 +321,7 @@ class StreamingPod(Pod):
         if self.ref.sequenced:
             cutter: Any = SequenceCutter(self._log, self.tail.label())
         else:
-            cutter = ChunkCutter(config.chunk_size)
+            cutter = ChunkCutter(config.chunk_elements)
         blocks = self.tail.iter_blocks(self._rate, config.block_size)
         try:
             for block in blocks:

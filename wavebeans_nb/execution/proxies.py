@@ -209,7 +209,10 @@ class StreamingPodProxy(PodProxy):
         total = self._target_count(self.ref.targets[0], sample_rate)
         if total is None or self.ref.partition is None:
             return total
-        return _partition_share(total, self.context.config.chunk_size, self.ref.partitions, self.ref.partition)
+        # NOTE: exact for 1-D sample streams; for wide elements the producer cuts smaller
+        # chunks, so this share is an estimate (it only feeds progress bars).
+        chunk = self.context.config.chunk_elements(8 if self.element_type is float else None)
+        return _partition_share(total, chunk, self.ref.partitions, self.ref.partition)
 
     def _blocks(self, sample_rate: float, block_size: int) -> Iterator[Block]:
         reader = self._open(self.ref.targets[0], self.ref.partition)
