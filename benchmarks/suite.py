@@ -49,8 +49,9 @@ RESAMPLE_RATE = 48000
 SAMPLE_BLOCK = 65536
 #: Samples per block of the STFT scenario; large blocks let the FFT partitions run in parallel.
 STFT_BLOCK = 131072
-SAMPLE_CONFIG = ExecutionConfig(chunk_size=4096, buffer_chunks=8, prefetch_buckets=4, block_size=SAMPLE_BLOCK)
-STFT_CONFIG = ExecutionConfig(chunk_size=128, buffer_chunks=4, prefetch_buckets=2, block_size=STFT_BLOCK)
+# The engine's default chunking, with the block size the baselines use.
+SAMPLE_CONFIG = ExecutionConfig(block_size=SAMPLE_BLOCK)
+STFT_CONFIG = ExecutionConfig(block_size=STFT_BLOCK)
 THREADS = 2
 #: Share of the input that the sample scenario keeps, rounded down to whole 10 ms (441 samples).
 TRIM_SHARE = 0.95

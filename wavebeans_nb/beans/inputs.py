@@ -244,7 +244,7 @@ def sine(frequency: float, amplitude: float = 1.0, time_offset: float = 0.0) -> 
 
 def sine_sweep(start_frequency: float, end_frequency: float, amplitude: float = 1.0,
                time: float = 1.0, time_offset: float = 0.0) -> SineSweepInput:
-    """Create a linear sine sweep (chirp) that runs for ``time`` seconds, then holds the end frequency.
+    """Create a linear sine sweep (chirp) that runs for ``time`` seconds, then stays at the end frequency.
 
     Parameters
     ----------

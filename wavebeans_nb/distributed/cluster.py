@@ -68,6 +68,10 @@ def _workers(client: Client) -> dict[str, dict]:
     return client.scheduler_info(n_workers=-1)["workers"]
 
 
+def _has_facilitator(dask_worker) -> bool:
+    return "wavebeans_describe" in dask_worker.handlers
+
+
 def install_facilitators(client: Client, addresses: Iterable[str] | None = None) -> None:
     """Register the Facilitator plugin unless every worker (or every one of ``addresses``) already runs it.
 
@@ -75,16 +79,10 @@ def install_facilitators(client: Client, addresses: Iterable[str] | None = None)
     already have it, and registering again would replace their instance.
     """
     targets = list(addresses) if addresses is not None else list(_workers(client))
-    missing = []
-    for address in targets:
-        try:
-            reply = call_worker(client, address, "wavebeans_describe", timeout=10.0)
-        except Exception as error:  # the worker may close the comm on an unknown operation
-            logger.debug("worker %s has no facilitator yet: %s", address, error)
-            reply = None
-        # A worker without the handler logs the unknown operation and replies None.
-        if not isinstance(reply, dict):
-            missing.append(address)
+    # Asking through client.run avoids calling an unknown comm handler, which a worker logs as
+    # a warning with a traceback.
+    installed = client.run(_has_facilitator, workers=targets, on_error="return") if targets else {}
+    missing = [address for address in targets if installed.get(address) is not True]
     if missing:
         logger.info("registering the wavebeans facilitator on %d worker(s)", len(missing))
         client.register_plugin(Facilitator())

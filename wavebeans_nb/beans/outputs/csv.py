@@ -47,7 +47,7 @@ def sample_times(start: int, count: int, sample_rate: float, unit: str = "ms") -
 
 
 def check_encoding(encoding: Any) -> str:
-    """Return ``encoding`` if Python knows it as a text encoding, or raise InvalidParameterError."""
+    """Return ``encoding`` if Python has a codec of that name, or raise InvalidParameterError."""
     try:
         if not isinstance(encoding, str):
             raise LookupError(encoding)
