@@ -93,6 +93,10 @@ def run_demo(args: argparse.Namespace) -> int:
     if status == 0:
         print(f"{DEMO_LENGTH} of arctic_a0007.wav at {rate:g} Hz, gain {DEMO_GAIN:g}, "
               f"plus a {frequency:g} Hz tone at amplitude {amplitude:g}")
+        where = f"on the cluster at {args.scheduler}" if args.scheduler else "on an embedded local cluster"
+        mode = {"single": "single-threaded", "multi": f"multi-threaded, {args.partitions} partitions",
+                "distributed": f"distributed {where}, {args.partitions} partitions"}[args.mode]
+        print(f"evaluated {mode}")
     return status
 
 
