@@ -166,6 +166,12 @@ def add_facilitator_command(subcommands: argparse._SubParsersAction) -> None:
                         help="threads of the worker (default: %(default)s)")
     parser.add_argument("--name", default=None, help="worker name shown by the scheduler")
     parser.add_argument("--host", default=None, help="address the worker listens on (default: chosen by Dask)")
+    parser.add_argument("--tls-ca-file", default=None, metavar="PATH",
+                        help="PEM file of the CA that signed the cluster's certificates (passed to dask worker)")
+    parser.add_argument("--tls-cert", default=None, metavar="PATH",
+                        help="PEM certificate of this worker (passed to dask worker)")
+    parser.add_argument("--tls-key", default=None, metavar="PATH",
+                        help="PEM private key of this worker (passed to dask worker)")
     parser.set_defaults(handler=run_facilitator)
 
 
@@ -179,6 +185,10 @@ def run_facilitator(args: argparse.Namespace) -> int:
         command += ["--name", args.name]
     if args.host:
         command += ["--host", args.host]
+    for option in ("tls_ca_file", "tls_cert", "tls_key"):
+        value = getattr(args, option, None)
+        if value:
+            command += ["--" + option.replace("_", "-"), value]
     logging.getLogger(__name__).info("starting %s", " ".join(command))
     try:
         return subprocess.call(command)
