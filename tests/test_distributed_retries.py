@@ -210,3 +210,49 @@ def test_user_error_not_retried(tmp_path, caplog):
     finally:
         client.close()
         local.close()
+
+
+def test_other_job_carries_on_after_kill(tmp_path, caplog):
+    """Two jobs on disjoint workers of one cluster: killing a worker of one leaves the other intact."""
+    marker = str(tmp_path / "slow")
+    open(marker, "w").close()
+    caplog.set_level(logging.INFO, logger="wavebeans_nb.distributed")
+    reference = tmp_path / "single"
+    reference.mkdir()
+    _single_threaded(str(reference))
+    victim_dir = tmp_path / "victim"
+    victim_dir.mkdir()
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    local, client = start_local_cluster(n_workers=3, threads_per_worker=1)
+    try:
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        victim_outputs = _outputs(str(victim_dir), marker)
+        # The other job's map sleeps too, so it is still running when the worker dies.
+        other_outputs = _outputs(str(other_dir), marker)
+        with DistributedOverseer(victim_outputs, client=client, facilitators=[workers[0]], config=CONFIG) as doomed, \
+                DistributedOverseer(other_outputs, client=client, facilitators=workers[1:], partitions=2,
+                                    config=CONFIG) as survivor:
+            survivor_futures = survivor.eval(RATE)
+            doomed_futures, victim = _start_and_kill(doomed, client, str(victim_dir))
+            assert victim == workers[0]
+            failed = doomed_futures[0].result(timeout=TIMEOUT)
+            assert not failed.finished
+            assert victim in str(failed.exception)
+            assert survivor.status()["state"] == "running", "the other job should still run after the kill"
+            os.unlink(marker)
+            for future in survivor_futures:
+                result = future.result(timeout=TIMEOUT)
+                assert result.exception is None, f"the other job failed: {result.exception}"
+                assert result.finished
+        for name in ["long.wav", "short.wav"]:
+            expected, _ = sf.read(str(reference / name), dtype="float64")
+            written, _ = sf.read(str(other_dir / name), dtype="float64")
+            assert np.array_equal(written, expected), f"{name}: the other job's samples differ"
+        failure_logs = [record.getMessage() for record in caplog.records
+                        if victim in record.getMessage() and record.levelno >= logging.WARNING]
+        assert failure_logs, "the loss should be logged at warning level"
+        assert all(doomed.job_id in message for message in failure_logs), "failure logs should name the job"
+    finally:
+        client.close()
+        local.close()
