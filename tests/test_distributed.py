@@ -229,3 +229,23 @@ def test_killed_worker_fails_job(tmp_path):
     finally:
         client.close()
         local.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "not audio"])
+def test_broken_file_fails_distributed(cluster, tmp_path, damage):
+    # The file is fine when the graph is built and damaged before the job runs, so the error comes
+    # from a worker reading it; the result must name the file and leave no output behind.
+    source = tmp_path / "input.wav"
+    sf.write(str(source), np.sin(np.arange(40000) * 0.01), int(RATE), subtype="PCM_16")
+    stream = wb.wave(str(source), resample=False) * 0.5
+    if damage == "truncate":
+        with open(source, "r+b") as file:
+            file.truncate(2000)
+    else:
+        source.write_text("this is not a WAV file\n" * 200)
+    target = tmp_path / "out.wav"
+    results, _ = _run([stream.to_wav(str(target))], cluster[1], partitions=2)
+    assert not results[0].finished
+    assert "input.wav" in str(results[0].exception)
+    assert not target.exists()
+    assert list(tmp_path.glob(".*.partial")) == []
