@@ -65,7 +65,7 @@ HANDLERS = (
 
 @dataclass
 class _JobState:
-    """What the Facilitator keeps per job besides the gardener's bushes."""
+    """Per-job state of a Facilitator besides the gardener's bushes."""
 
     remote_bushes: dict[str, RemoteBush] = field(default_factory=dict)
     calls_served: Counter = field(default_factory=Counter)  # remote pod calls served, per "id.partition"

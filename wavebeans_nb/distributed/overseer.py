@@ -460,17 +460,11 @@ class DistributedOverseer(Overseer):
 
     def _abort_attempt(self) -> None:
         """Cancel and stop the attempt on the surviving workers and delete the lost workers' temporary files."""
-        for address in self._planted:
-            if address not in self._lost:
-                self._send_quietly(address, "wavebeans_cancel_job", timeout=5.0, job_id=self.job_id)
-        try:
-            self.client.cancel([f for f in self._dask_futures if not f.done()])
-        except Exception as error:
-            logger.debug("job %s: cancelling the tasks failed: %s", self.job_id, error)
+        self._cancel_on_survivors()
         if not self._stop_job():
             logger.warning("job %s: some surviving workers did not stop the job cleanly", self.job_id)
-        # A writer on a surviving worker may still wait on a call to the lost worker and abort
-        # only when that call times out; its temporary file belongs to a discarded attempt.
+        # A writer on a surviving worker may still wait on a call to the lost worker, and it aborts
+        # only when that call times out. Its temporary file belongs to the discarded attempt.
         self._remove_partials(every_output=True)
 
     def _fail_lost(self) -> None:
@@ -479,6 +473,11 @@ class DistributedOverseer(Overseer):
             return
         logger.warning("%s", failure)
         self._resolve_all(failure)
+        self._cancel_on_survivors()
+        self._remove_partials()
+
+    def _cancel_on_survivors(self) -> None:
+        """Ask every reachable worker of the job to stop its pods, and cancel the output tasks."""
         for address in self._planted:
             if address not in self._lost:
                 self._send_quietly(address, "wavebeans_cancel_job", timeout=5.0, job_id=self.job_id)
@@ -486,7 +485,6 @@ class DistributedOverseer(Overseer):
             self.client.cancel([f for f in self._dask_futures if not f.done()])
         except Exception as error:
             logger.debug("job %s: cancelling the tasks failed: %s", self.job_id, error)
-        self._remove_partials()
 
     # -- temporary files of lost workers ---------------------------------------------------------
 
@@ -508,7 +506,7 @@ class DistributedOverseer(Overseer):
         A killed worker cannot abort its writer, so its ``.<name>.<hex>.partial``
         file stays. Only files matching the output's target name that were
         not there when the attempt started are deleted, and only in
-        directories this process sees (the same machine or a shared filesystem).
+        directories this process can read (the same machine or a shared filesystem).
         """
         for index, before in self._partials_before.items():
             address = self._pod_address.get(self._output_pods[index])
