@@ -1,7 +1,7 @@
 """Outputs commit atomically: a failed or cancelled job never leaves a partial file at the target.
 
 Every target is first filled with known bytes. A job then fails midway (a map raises once it
-sees sample N) or is cancelled while it runs. Afterwards the old bytes must be intact and no
+reaches sample N) or is cancelled while it runs. Afterwards the old bytes must be intact and no
 temporary ``*.partial`` file may remain, in the single-threaded overseer and the multi-threaded
 one with 1 and 3 partitions.
 """

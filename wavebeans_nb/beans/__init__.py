@@ -1,6 +1,6 @@
 """The stream model: bean kinds, element types, inputs, operations and outputs.
 
-This layer knows nothing of execution; importing it registers every fluent
+This layer does not import the execution layer, and importing it registers every fluent
 method on :class:`~wavebeans_nb.beans.base.Stream`.
 """
 

@@ -22,7 +22,7 @@ def start_local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwarg
     """Start a LocalCluster of worker processes with the Facilitator installed; return it and a client.
 
     The scheduler's HTTP server takes a free port, and worker logs below ERROR
-    are silenced unless ``kwargs`` say otherwise; other ``kwargs`` go to
+    are silenced unless ``kwargs`` set other values; other ``kwargs`` go to
     :class:`distributed.LocalCluster`. Close the client, then the cluster.
     """
     # dashboard_address=None still binds port 8787 in distributed 2026.8 and warns on stderr when

@@ -24,7 +24,7 @@ from ..execution.config import ExecutionConfig
 from ..execution.podref import PodRef, build_pods
 from ..execution.protocol import PodKey
 from ..execution.result import ExecutionResult
-from ..execution.single_threaded import Overseer
+from ..execution.single_threaded import Overseer, job_state
 from ..execution.topology import Topology, build_topology
 from .cluster import call_worker, facilitators_of, install_facilitators, scheduler_of, start_local_cluster
 from .code import pickle_job
@@ -680,16 +680,9 @@ class DistributedOverseer(Overseer):
                 "error": error, "summary": pod.get("summary"), "facilitator": address}
 
     def _job_state(self) -> str:
-        if not self._futures:
-            return "idle"
-        if not all(future.done() for future in self._futures):
-            return "running"
-        results = [future.result() for future in self._futures]
-        if all(result.finished for result in results):
-            return "done"
-        if any(isinstance(result.exception, JobCancelledError) for result in results) and self._failure is None:
-            return "cancelled"
-        return "failed"
+        state = job_state(self._futures)
+        # A lost worker cancels the rest of the job, but the job failed rather than being cancelled.
+        return "failed" if state == "cancelled" and self._failure is not None else state
 
 
 def _check_retries(retries: Any) -> int:

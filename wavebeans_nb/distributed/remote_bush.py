@@ -43,8 +43,8 @@ class RemoteBush(Bush):
     worker : distributed.Worker
         The local worker, whose event loop and comm pool carry the calls.
     timeout : float
-        Seconds one call may take before it fails (the remote side answers
-        ``iterator_next`` within ``poll_interval``, so only a stuck worker hits it).
+        Seconds one call may take before it fails (the remote side returns from
+        ``iterator_next`` within ``poll_interval``, so only a stuck worker reaches it).
     """
 
     local = False

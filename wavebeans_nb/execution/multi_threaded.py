@@ -11,13 +11,13 @@ from typing import Iterable
 
 from ..beans.base import check_sample_rate
 from ..beans.outputs.base import Output
-from ..errors import ExecutionError, InvalidParameterError, JobCancelledError
+from ..errors import ExecutionError, InvalidParameterError
 from .config import ExecutionConfig
 from .gardener import Gardener
 from .podref import PodRef, build_pods
 from .protocol import PodKey
 from .result import ExecutionResult
-from .single_threaded import Overseer
+from .single_threaded import Overseer, job_state
 from .topology import Topology, build_topology
 
 __all__ = ["MultiThreadedOverseer"]
@@ -187,16 +187,7 @@ class MultiThreadedOverseer(Overseer):
                 "threads": self.config.compute_threads, "outputs": outputs, "pods": pods}
 
     def _job_state(self) -> str:
-        if not self._futures:
-            return "idle"
-        if not all(future.done() for future in self._futures):
-            return "running"
-        results = [future.result() for future in self._futures]
-        if all(result.finished for result in results):
-            return "done"
-        if any(isinstance(result.exception, JobCancelledError) for result in results):
-            return "cancelled"
-        return "failed"
+        return job_state(self._futures)
 
 
 def _resolved(result: ExecutionResult) -> Future:

@@ -147,7 +147,7 @@ class SingleThreadedOverseer(Overseer):
                             "elements_written": 0 if writer is None else writer.elements_written,
                             "elements_expected": self._expected[index], "error": error,
                             "summary": self._summaries[index].snapshot()})
-        return {"job_id": self.job_id, "state": _job_state(self._futures), "partitions": 1, "threads": 1,
+        return {"job_id": self.job_id, "state": job_state(self._futures), "partitions": 1, "threads": 1,
                 "outputs": outputs, "pods": []}
 
     def close(self) -> None:
@@ -171,7 +171,8 @@ def _output_state(future: Future, writer: Writer | None) -> tuple[str, str | Non
     return "failed", f"{type(result.exception).__name__}: {result.exception}"
 
 
-def _job_state(futures: Sequence[Future]) -> str:
+def job_state(futures: Sequence[Future]) -> str:
+    """Return the state of a job from its output futures: idle, running, done, cancelled or failed."""
     if not futures:
         return "idle"
     if not all(future.done() for future in futures):
