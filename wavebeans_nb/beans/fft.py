@@ -87,6 +87,32 @@ def _centre_shift(block: WindowBlock, bin_count: int) -> np.ndarray:
     return buffer
 
 
+def _zero_phase_rfft(block: WindowBlock, bin_count: int) -> np.ndarray:
+    """Return bins 0 … N/2 of every window's zero-phase FFT, shape ``(n, bin_count // 2 + 1)``.
+
+    Real input: rfft returns bins 0 … N/2, the rest follow by conjugate symmetry.
+    """
+    full = block.counts == bin_count
+    if block.data.shape[1] == bin_count and full.all():
+        return _half_turn_rfft(block.data)
+    bins = np.fft.rfft(_centre_shift(block, bin_count), axis=1)
+    if block.data.shape[1] == bin_count and full.any():
+        # Full windows take the same path in every block, so results never depend on the block size.
+        bins[full] = _half_turn_rfft(block.data[full])
+    return bins
+
+
+def _half_turn_rfft(data: np.ndarray) -> np.ndarray:
+    """Return the rfft of full windows rotated by N/2 samples, without building the rotated copy.
+
+    Rotating N samples by N/2 multiplies bin k by ``exp(iπk) = (-1)^k``, and a
+    sign change is exact in floating point.
+    """
+    bins = np.fft.rfft(data, axis=1)
+    bins[:, 1::2] *= -1.0
+    return bins
+
+
 class FftStream(Stream):
     """FFT frames of a window stream: one :class:`FftSample` of N bins per window."""
 
@@ -136,8 +162,7 @@ class FftStream(Stream):
         longest = int(block.counts.max())
         if longest > bin_count:
             raise _window_too_long(longest, bin_count)
-        # Real input: rfft returns bins 0 … N/2, the rest follow by conjugate symmetry.
-        bins = np.fft.rfft(_centre_shift(block, bin_count), axis=1)
+        bins = _zero_phase_rfft(block, bin_count)
         return FftBlock(bins, index, block.counts, bin_count, block.step, sample_rate, block.size, onesided=True)
 
 
