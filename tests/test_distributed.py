@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 
 import numpy as np
@@ -12,10 +13,12 @@ import pytest
 import soundfile as sf
 
 import wavebeans_nb as wb
+from wavebeans_nb.data import ARCTIC_A0007
 from wavebeans_nb.distributed import (
     DistributedOverseer, EvenDistributionPlanner, FacilitatorInfo, JobNotFoundError, PartitionAffinityPlanner,
     start_local_cluster,
 )
+from wavebeans_nb.distributed.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
 from wavebeans_nb.distributed.cluster import call_worker
 from wavebeans_nb.execution import ExecutionConfig
 
@@ -249,3 +252,49 @@ def test_broken_file_fails_distributed(cluster, tmp_path, damage):
     assert "input.wav" in str(results[0].exception)
     assert not target.exists()
     assert list(tmp_path.glob(".*.partial")) == []
+
+
+def _large_reply_graph(directory: str) -> list:
+    # Default chunks are 65536 samples, so the partition on the other worker replies with
+    # hundreds of kilobytes per call: samples, and spectrum rows as lists of vectors.
+    tone = (wb.sine(440, 0.5) * 0.5 + wb.sine(50, 0.25)).trim(20, "s")
+    speech = wb.wave(ARCTIC_A0007)
+    return [
+        tone.to_wav(os.path.join(directory, "tone.wav"), bit_depth="float"),
+        speech.window(256, 64).hann().fft(256).magnitude_to_csv(os.path.join(directory, "spectrum.csv")),
+    ]
+
+
+def _shm_files(pids) -> list[str]:
+    return [name for name in os.listdir("/dev/shm") if any(name.startswith(f"wavebeans-{pid}-") for pid in pids)]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm here")
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-memory", "comms"])
+def test_large_replies_match_single(cluster, workers, tmp_path, shared):
+    client = cluster[1]
+    single = tmp_path / "single"
+    single.mkdir()
+    with wb.SingleThreadedOverseer(_large_reply_graph(str(single))) as overseer:
+        assert all(future.result(timeout=60).finished for future in overseer.eval(RATE))
+    results, status = _run(_large_reply_graph(str(tmp_path)), client, partitions=2,
+                           distribution_planner=PartitionAffinityPlanner(),
+                           config=ExecutionConfig(shared_memory=shared))
+    _assert_finished(results)
+
+    assert_same_files(str(single), str(tmp_path), ["tone.wav", "spectrum.csv"])
+    tone, _ = sf.read(str(tmp_path / "tone.wav"))
+    t = np.arange(int(20 * RATE)) / RATE
+    assert np.allclose(tone, 0.25 * np.sin(2 * np.pi * 440 * t) + 0.25 * np.sin(2 * np.pi * 50 * t), atol=1e-6)
+    remotes = [remote for entry in status["facilitators"] for remote in entry["remote_bushes"]]
+    assert sum(remote["calls"] for remote in remotes) > 0
+    shared_replies = sum(remote["shared_replies"] for remote in remotes)
+    assert (shared_replies > 0) if shared else (shared_replies == 0)
+    assert _shm_files(client.run(os.getpid).values()) == [], "shared memory files must go with the job"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
+def test_facilitators_raise_allocator_thresholds(cluster, workers):
+    for address in workers:
+        assert call_worker(cluster[1], address, "wavebeans_describe")["allocator"] == {
+            "mmap_threshold": MMAP_THRESHOLD, "trim_threshold": TRIM_THRESHOLD}

@@ -441,3 +441,63 @@ def test_compute_slots_limit_and_release():
     thread.join(5.0)
     release.set()
     assert not slots.holding()
+
+
+def test_chunk_of_vectors_pickles_as_one_array():
+    rows = list(np.arange(12.0).reshape(4, 3))
+    buffers = []
+    payload = pickle.dumps(Chunk(7, rows), protocol=5, buffer_callback=buffers.append)
+    assert len(buffers) == 1
+    copy = pickle.loads(payload, buffers=buffers)
+    assert copy.seq == 7 and isinstance(copy.data, list)
+    assert all(type(row) is np.ndarray for row in copy.data)
+    assert np.array_equal(np.array(copy.data), np.arange(12.0).reshape(4, 3))
+
+
+@pytest.mark.parametrize("data", [
+    [np.arange(3.0), np.arange(4.0)],  # different lengths
+    [np.arange(3), np.arange(3)],  # integers stay integers
+    [np.arange(3.0), [0.0, 1.0, 2.0]],  # a list among arrays
+    [1.0, 2.0, 3.0],
+    np.arange(5.0),
+], ids=["lengths", "integers", "mixed", "floats", "samples"])
+def test_other_chunks_pickle_unchanged(data):
+    copy = pickle.loads(pickle.dumps(Chunk(1, data)))
+    assert type(copy.data) is type(data)
+    for got, sent in zip(copy.data, data):
+        assert type(got) is type(sent)
+        assert np.array_equal(got, sent)
+
+
+def test_iterator_next_waits_for_least_chunks():
+    source = wb.list_input(np.arange(100.0))
+    gardener, bush = _plant([source.to_dev_null(), (source * 2.0).to_dev_null()], 2,
+                            ExecutionConfig(chunk_size=10, buffer_chunks=20))
+    pod = PodKey(2, 0)
+    key = bush.call(pod, PodCall.iterator_start(8000, None, ConsumerKey(PodKey(1, 0), 0))).unwrap()
+    first = bush.call(pod, PodCall.iterator_next(key, 8, 5.0, least=6)).unwrap()
+    assert len(first) >= 6
+    rest = []
+    while True:
+        # At the end of the stream fewer than ``least`` chunks come back, then None.
+        batch = bush.call(pod, PodCall.iterator_next(key, 8, 5.0, least=6)).unwrap()
+        if batch is None:
+            break
+        rest.extend(batch)
+    assert [chunk.seq for chunk in first + rest] == list(range(10))
+    gardener.stop("job-1")
+
+
+def test_iterator_next_returns_what_is_there_after_wait():
+    source = wb.sine(440)  # infinite, but held back by the buffer bound
+    gardener, bush = _plant([source.to_dev_null(), (source * 2.0).to_dev_null()], 2,
+                            ExecutionConfig(chunk_size=10, buffer_chunks=3))
+    pod = PodKey(2, 0)
+    key = bush.call(pod, PodCall.iterator_start(8000, None, ConsumerKey(PodKey(1, 0), 0))).unwrap()
+    # The pod stops at 3 unread chunks for the other consumers, so 10 never become ready.
+    batch = bush.call(pod, PodCall.iterator_next(key, 16, 0.3, least=10)).unwrap()
+    assert 1 <= len(batch) <= 3
+    assert PodCall.iterator_next(key, 4, least=2).args["least"] == 2
+    with pytest.raises(InvalidParameterError):
+        PodCall("iterator_next", {"key": 0, "buckets": 4, "least": 0}).validate()
+    gardener.stop("job-1")

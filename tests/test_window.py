@@ -217,3 +217,51 @@ def test_window_and_sample_vector_conversion():
 
     assert vector.tolist() == [1.0, 2.0]
     assert wb.beans.types.vector_to_window(vector, 1) == Window(2, 1, [1.0, 2.0])
+
+
+# -- pickling: overlapping windows travel as their run of samples ---------------------
+
+
+def _window_blocks(samples: np.ndarray, size: int, step: int, block_size: int = 4096) -> list:
+    stream = wb.list_input(samples).window(size, step)
+    return list(stream.iter_blocks(16000, block_size))
+
+
+@pytest.mark.parametrize("size, step", [(256, 64), (64, 64), (16, 40)])
+def test_window_block_pickle_round_trip(size, step):
+    import pickle
+
+    samples = np.random.default_rng(3).standard_normal(5000)
+    for block in _window_blocks(samples, size, step):
+        for part in (block, block[1:4]):
+            copy = pickle.loads(pickle.dumps(part, protocol=5))
+            assert np.array_equal(copy.data, part.data)
+            assert np.array_equal(copy.counts, part.counts)
+            assert np.array_equal(copy.index, part.index)
+            assert (copy.size, copy.step, copy.zero) == (part.size, part.step, part.zero)
+
+
+def test_overlapping_windows_pickle_as_their_samples():
+    import pickle
+
+    samples = np.random.default_rng(4).standard_normal(40000)
+    block = _window_blocks(samples, 2048, 512, block_size=len(samples))[0]
+    assert len(block) == 75
+    buffers = []
+    pickle.dumps(block, protocol=5, buffer_callback=buffers.append)
+    sent = sum(memoryview(buffer).nbytes for buffer in buffers)
+    span = ((len(block) - 1) * 512 + 2048) * 8
+    # The windows hold 4 times as many values as the samples they cover; only the samples travel.
+    assert sent < span + 64 * len(block)
+    assert block.data.nbytes > 3 * span
+
+
+def test_window_copies_pickle_as_they_are():
+    import pickle
+
+    from wavebeans_nb.beans.types import WindowBlock
+
+    data = np.arange(12.0).reshape(3, 4)  # rows 4 apart, step 2: not a view of one run of samples
+    block = WindowBlock(data, np.array([4, 4, 3]), 4, 2, 0.0, np.array([0, 1, 2]))
+    copy = pickle.loads(pickle.dumps(block))
+    assert np.array_equal(copy.data, data) and np.array_equal(copy.counts, [4, 4, 3])

@@ -282,6 +282,15 @@ class WindowBlock:
         """True when the windows contain samples."""
         return self.data.dtype != object
 
+    def __reduce__(self) -> tuple:
+        # Overlapping sample windows are usually a strided view of one run of samples (see
+        # WindowStream). Pickling the view would copy every sample size/step times over, so
+        # such a block travels as that run of samples and is rebuilt as a view on arrival.
+        span = _overlapping_span(self.data, self.step)
+        if span is None:
+            return WindowBlock, (self.data, self.counts, self.size, self.step, self.zero, self.index)
+        return _windows_from_span, (span, len(self), self.counts, self.size, self.step, self.zero, self.index)
+
     def with_data(self, data: np.ndarray, counts: np.ndarray | None = None) -> "WindowBlock":
         """Return a block with the same size, step, zero element and ordinals, and new data."""
         return WindowBlock(data, self.counts if counts is None else counts, self.size, self.step, self.zero,
@@ -398,6 +407,30 @@ class WindowBlock:
             ended = len(b) if b is not None else 0
             result.data[ended:] = result.zero
         return result
+
+
+def _overlapping_span(data: np.ndarray, step: int) -> np.ndarray | None:
+    """Return the 1-D run of samples that ``data`` views as overlapping windows, or None.
+
+    ``data`` qualifies when it is a float64 array of shape ``(n, size)`` whose
+    rows start ``step`` samples apart in memory (``step < size``). The run
+    covers ``(n - 1) * step + size`` samples; all of them lie between the
+    first and the last element of ``data``, so they belong to its buffer.
+    """
+    if data.dtype != np.float64 or data.ndim != 2 or len(data) == 0:
+        return None
+    n, size = data.shape
+    item = data.itemsize
+    if not 0 < step < size or data.strides != (step * item, item):
+        return None
+    return np.lib.stride_tricks.as_strided(data, shape=((n - 1) * step + size,), strides=(item,), writeable=False)
+
+
+def _windows_from_span(span: np.ndarray, n: int, counts: np.ndarray, size: int, step: int, zero: Any,
+                       index: np.ndarray | None) -> WindowBlock:
+    """Rebuild a pickled window block from its run of samples (see ``WindowBlock.__reduce__``)."""
+    data = np.lib.stride_tricks.sliding_window_view(span, size)[::step][:n]
+    return WindowBlock(data, counts, size, step, zero, index)
 
 
 def _object_rows(n: int, size: int, zero: Any) -> np.ndarray:

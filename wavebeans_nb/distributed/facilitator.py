@@ -46,8 +46,10 @@ from distributed.protocol import to_serialize
 from ..execution.gardener import Gardener
 from ..execution.protocol import ErrorEnvelope, PodCall, PodCallResult, PodKey
 from ..execution.result import ExecutionResult
+from .allocator import raise_malloc_thresholds
 from .errors import JobNotFoundError
 from .remote_bush import RemoteBush
+from .shared_memory import MappedBuffers, remove_stale_files
 
 __all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "run_output", "dask_setup", "dask_teardown"]
 
@@ -70,6 +72,14 @@ class _JobState:
     remote_bushes: dict[str, RemoteBush] = field(default_factory=dict)
     calls_served: Counter = field(default_factory=Counter)  # remote pod calls served, per "id.partition"
     call_timeout: float = 60.0
+    shared_bytes: int | None = None  # size of the shared memory buffers this worker offers, None for none
+    mapped: MappedBuffers = field(default_factory=MappedBuffers)  # callers' buffers mapped here
+
+    def close(self) -> None:
+        """Release the shared memory of the job on this worker."""
+        for remote in self.remote_bushes.values():
+            remote.close()
+        self.mapped.close()
 
 
 class Facilitator(WorkerPlugin):
@@ -81,6 +91,12 @@ class Facilitator(WorkerPlugin):
         Threads of the plugin's executor. Remote pod calls, planting and
         stopping run there. A call waits at most ``poll_interval`` seconds
         for data, so a few threads per pod of the job are plenty.
+    tune_allocator : bool, default True
+        Raise glibc's mmap and trim thresholds of the worker process (see
+        :mod:`wavebeans_nb.distributed.allocator`). Dask's default worker
+        environment makes every block of more than 128 KiB a fresh memory
+        mapping, which slows pods down about threefold. The worker then keeps
+        up to 128 MiB of freed memory per heap for reuse.
 
     Notes
     -----
@@ -92,8 +108,10 @@ class Facilitator(WorkerPlugin):
     # Registering again while jobs run would tear this instance and its jobs down; skip it instead.
     idempotent = True
 
-    def __init__(self, call_threads: int = 64) -> None:
+    def __init__(self, call_threads: int = 64, tune_allocator: bool = True) -> None:
         self.call_threads = call_threads
+        self.tune_allocator = tune_allocator
+        self.allocator: dict | None = None
         self.worker = None
         self.gardener: Gardener | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -108,9 +126,12 @@ class Facilitator(WorkerPlugin):
         self._executor = ThreadPoolExecutor(self.call_threads, thread_name_prefix="wavebeans-facilitator")
         self._jobs = {}
         self._lock = threading.Lock()
+        if self.tune_allocator:
+            self.allocator = raise_malloc_thresholds()
+        remove_stale_files()
         for name in HANDLERS:
             worker.handlers[name] = getattr(self, name)
-        logger.info("wavebeans facilitator started on %s", worker.address)
+        logger.info("wavebeans facilitator started on %s (allocator settings %s)", worker.address, self.allocator)
 
     async def teardown(self, worker) -> None:
         for name in HANDLERS:
@@ -122,6 +143,8 @@ class Facilitator(WorkerPlugin):
                 logger.warning("wavebeans facilitator on %s: stopping running jobs %s", worker.address, jobs)
             await self._run(self.gardener.stop_all, 2.0)
             self._executor.shutdown(wait=False)
+        for state in self._jobs.values():
+            state.close()
         self._jobs = {}
         logger.info("wavebeans facilitator stopped on %s", worker.address)
 
@@ -149,7 +172,10 @@ class Facilitator(WorkerPlugin):
         job = cloudpickle.loads(payload)
         with self._lock:
             state = self._jobs.setdefault(job_id, _JobState())
-        state.call_timeout = job["config"].stall_timeout
+        config = job["config"]
+        state.call_timeout = config.stall_timeout
+        # Room for one reply: prefetch_buckets chunks of at most chunk_bytes, and one more for slack.
+        state.shared_bytes = (config.prefetch_buckets + 1) * config.chunk_bytes if config.shared_memory else None
         try:
             bush = self.gardener.plant(job_id, job["pods"], sample_rate, job["config"], bush_key=bush_key)
         except BaseException:
@@ -167,7 +193,8 @@ class Facilitator(WorkerPlugin):
         state = self._state(job_id)
         discovery = self.gardener.context(job_id).discovery
         for endpoint in endpoints:
-            remote = RemoteBush(endpoint["bush"], endpoint["address"], job_id, self.worker, state.call_timeout)
+            remote = RemoteBush(endpoint["bush"], endpoint["address"], job_id, self.worker, state.call_timeout,
+                                state.shared_bytes)
             discovery.register_bush(remote)
             state.remote_bushes[remote.key] = remote
             for pod_id, partition in endpoint["pods"]:
@@ -194,19 +221,38 @@ class Facilitator(WorkerPlugin):
         self._state(job_id)
         clean = await self._run(self.gardener.stop, job_id, wait)
         with self._lock:
-            self._jobs.pop(job_id, None)
+            state = self._jobs.pop(job_id, None)
+        if state is not None:
+            state.close()
         logger.info("job %s: stopped on %s (clean=%s)", job_id, self.worker.address, clean)
         return {"clean": clean}
 
     # -- handlers: data and introspection -----------------------------------------------------
 
-    async def wavebeans_pod_call(self, job_id: str, bush: str, pod: list, call: PodCall) -> dict:
-        """Run ``call`` on a pod of local bush ``bush``; the reply's ``result`` is a PodCallResult."""
+    async def wavebeans_pod_call(self, job_id: str, bush: str, pod: list, call: PodCall,
+                                 shared: dict | None = None) -> dict:
+        """Run ``call`` on a pod of local bush ``bush``.
+
+        The reply's ``result`` is a PodCallResult. When the caller offers a
+        shared memory buffer (``shared``: ``{"path", "size"}``) and the result
+        is large, the reply is ``{"shared": {"pickle", "layout"}}`` instead,
+        with the arrays in the buffer. A true ``shared_rejected`` in a
+        comms reply means that this worker cannot open the caller's buffers.
+        """
         state = self._state(job_id)
         key = PodKey(*pod)
         state.calls_served[str(key)] += 1
-        result = await self._run(self._pod_call, job_id, bush, key, call)
-        return {"result": to_serialize(result)}
+        return await self._run(self._pod_call_reply, state, job_id, bush, key, call, shared)
+
+    def _pod_call_reply(self, state: _JobState, job_id: str, bush_key: str, pod: PodKey, call: PodCall,
+                        shared: dict | None) -> dict:
+        result = self._pod_call(job_id, bush_key, pod, call)
+        if shared is None or result.value is None:
+            return {"result": to_serialize(result)}
+        written = state.mapped.write_reply(result, shared)
+        if written is not None:
+            return {"shared": written}
+        return {"result": to_serialize(result), "shared_rejected": state.mapped.rejected(shared["path"])}
 
     def _pod_call(self, job_id: str, bush_key: str, pod: PodKey, call: PodCall) -> PodCallResult:
         for local in self.gardener.bushes(job_id):
@@ -236,9 +282,10 @@ class Facilitator(WorkerPlugin):
         return status
 
     async def wavebeans_describe(self, job_id: str | None = None) -> dict:
-        """Return ``{"address", "threads", "jobs": {job id: {"bushes": [...], "remote_bushes": [...]}}}``.
+        """Return ``{"address", "threads", "allocator", "jobs": {job id: {"bushes", "remote_bushes"}}}``.
 
-        With ``job_id``, only that job is listed, and an unknown job raises.
+        ``allocator`` holds the glibc thresholds the plugin set, or None. With
+        ``job_id``, only that job is listed, and an unknown job raises.
         """
         if job_id is not None:
             self._state(job_id)
@@ -252,8 +299,8 @@ class Facilitator(WorkerPlugin):
                            for bush in self.gardener.bushes(known)],
                 "remote_bushes": [remote.status() for remote in state.remote_bushes.values()],
             }
-        return {"address": self.worker.address, "threads": self.worker.state.nthreads, "jobs": jobs,
-                "job_states": sorted(self._jobs)}
+        return {"address": self.worker.address, "threads": self.worker.state.nthreads,
+                "allocator": self.allocator, "jobs": jobs, "job_states": sorted(self._jobs)}
 
     # -- task side -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from distributed.utils import sync
 from ..errors import ExecutionError
 from ..execution.bush import Bush
 from ..execution.protocol import ErrorEnvelope, PodCall, PodCallResult, PodKey
+from .shared_memory import SharedBuffer, SharedBufferPool, decode_reply
 
 if TYPE_CHECKING:
     from distributed import Worker
@@ -31,7 +32,9 @@ class RemoteBush(Bush):
     pickled with protocol 5, so the numpy arrays inside chunks go as separate
     out-of-band frames rather than being copied into the pickle. One
     ``iterator_next`` call carries up to ``ExecutionConfig.prefetch_buckets``
-    chunks.
+    chunks. With ``shared_bytes``, each call also offers a shared memory
+    buffer of that size, and a worker on the same machine puts the reply's
+    arrays there instead (see :mod:`wavebeans_nb.distributed.shared_memory`).
 
     Parameters
     ----------
@@ -45,11 +48,14 @@ class RemoteBush(Bush):
     timeout : float
         Seconds one call may take before it fails (the remote side returns from
         ``iterator_next`` within ``poll_interval``, so only a stuck worker reaches it).
+    shared_bytes : int or None
+        Bytes of each shared memory buffer offered with a call; None offers none.
     """
 
     local = False
 
-    def __init__(self, key: str, address: str, job_id: str, worker: "Worker", timeout: float = 60.0) -> None:
+    def __init__(self, key: str, address: str, job_id: str, worker: "Worker", timeout: float = 60.0,
+                 shared_bytes: int | None = None) -> None:
         self.key = key
         self.address = address
         self.job_id = job_id
@@ -57,15 +63,21 @@ class RemoteBush(Bush):
         self.timeout = timeout
         self.calls = 0
         self.failures = 0
+        self.shared_replies = 0
+        self._shared = None if shared_bytes is None else SharedBufferPool(shared_bytes)
         self._lock = threading.Lock()
 
     def call(self, pod: PodKey, call: PodCall) -> PodCallResult:
         """Run ``call`` on ``pod`` of the remote bush; a transport failure comes back as an error result."""
         with self._lock:
             self.calls += 1
+        buffer = self._shared.acquire() if self._shared is not None else None
         try:
-            return sync(self.worker.loop, self._send, PodKey(*pod), call, callback_timeout=self.timeout)
+            reply = sync(self.worker.loop, self._send, PodKey(*pod), call, buffer, callback_timeout=self.timeout)
+            result = self._take_reply(reply, buffer)
         except Exception as error:
+            if buffer is not None:
+                self._shared.discard(buffer)  # the other worker may still be writing into it
             with self._lock:
                 self.failures += 1
             failure = ExecutionError(
@@ -75,16 +87,41 @@ class RemoteBush(Bush):
             )
             logger.info("%s", failure)
             return PodCallResult(error=ErrorEnvelope.from_exception(failure, pod=PodKey(*pod)))
+        if buffer is not None:
+            self._shared.release(buffer)
+        return result
 
-    async def _send(self, pod: PodKey, call: PodCall) -> PodCallResult:
-        reply = await self.worker.rpc(self.address).wavebeans_pod_call(
+    async def _send(self, pod: PodKey, call: PodCall, buffer: SharedBuffer | None) -> dict:
+        return await self.worker.rpc(self.address).wavebeans_pod_call(
             job_id=self.job_id, bush=self.key, pod=[pod.id, pod.partition], call=to_serialize(call),
+            shared=None if buffer is None else buffer.offer(),
         )
+
+    def _take_reply(self, reply: dict, buffer: SharedBuffer | None) -> PodCallResult:
+        if "shared" in reply:
+            result = decode_reply(buffer, reply["shared"])
+            buffer.unlink()  # the other worker has mapped it; the name is no longer needed
+            with self._lock:
+                self.shared_replies += 1
+            return result
+        if buffer is not None and reply.get("shared_rejected"):
+            logger.info("job %s: worker %s cannot open shared memory files; pod calls to bush %s use the comms",
+                        self.job_id, self.address, self.key)
+            self._shared.disable()
         return reply["result"]
 
+    def close(self) -> None:
+        """Remove this bush's shared memory buffers."""
+        if self._shared is not None:
+            self._shared.close()
+
     def status(self) -> dict:
-        """Return ``bush``, ``address``, ``calls`` (sent so far) and ``failures``."""
-        return {"bush": self.key, "address": self.address, "calls": self.calls, "failures": self.failures}
+        """Return ``bush``, ``address``, ``calls`` (sent so far), ``failures`` and ``shared_replies``.
+
+        ``shared_replies`` counts the replies that came through shared memory.
+        """
+        return {"bush": self.key, "address": self.address, "calls": self.calls, "failures": self.failures,
+                "shared_replies": self.shared_replies}
 
     def __repr__(self) -> str:
         return f"<RemoteBush {self.key} at {self.address} job={self.job_id}>"

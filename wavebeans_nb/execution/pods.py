@@ -116,7 +116,7 @@ class Pod:
                        consumer: ConsumerKey | None = None) -> int:
         raise InvalidParameterError(f"pod {self.key} ({self.label}) is an output; it cannot be read")
 
-    def iterator_next(self, key: int, buckets: int, wait: float = 0.0) -> list[Chunk] | None:
+    def iterator_next(self, key: int, buckets: int, wait: float = 0.0, least: int = 1) -> list[Chunk] | None:
         raise InvalidParameterError(f"pod {self.key} ({self.label}) is an output; it cannot be read")
 
     def iterator_close(self, consumer: ConsumerKey) -> None:
@@ -242,21 +242,29 @@ class StreamingPod(Pod):
         self._cursors.append(cursor)
         return cursor
 
-    def iterator_next(self, key: int, buckets: int, wait: float = 0.0) -> list[Chunk] | None:
-        """Return up to ``buckets`` chunks, [] if none arrived within ``wait`` seconds, None at the end."""
+    def iterator_next(self, key: int, buckets: int, wait: float = 0.0, least: int = 1) -> list[Chunk] | None:
+        """Return up to ``buckets`` chunks once ``least`` of them are ready, or at the end of the stream.
+
+        After ``wait`` seconds it returns what is there: fewer chunks, or []
+        when none arrived. None means the stream has ended.
+        """
         cursor = self._cursor(key)
+        least = min(least, buckets)
         with self._lock:
-            chunks = self._take(cursor, buckets)
-        if chunks != [] or wait <= 0:
-            return chunks
+            if wait <= 0 or self._may_take(cursor, least):
+                return self._take(cursor, buckets)
         deadline = time.monotonic() + wait
         with self.context.slots.released(), self._lock:
             while True:
-                chunks = self._take(cursor, buckets)
                 remaining = deadline - time.monotonic()
-                if chunks != [] or remaining <= 0:
-                    return chunks
+                if remaining <= 0 or self._may_take(cursor, least):
+                    return self._take(cursor, buckets)
                 self._lock.wait(min(remaining, self.context.config.poll_interval))
+
+    def _may_take(self, cursor: Cursor, least: int) -> bool:
+        # Called with the lock held: enough chunks are queued, or nothing more will come.
+        return (len(cursor.queue) >= least or self._ended or cursor.released or self._error is not None
+                or self.context.cancelled)
 
     def iterator_close(self, consumer: ConsumerKey) -> None:
         """Release ``consumer``'s cursor; when no cursor is left the pod stops and releases its inputs."""

@@ -9,9 +9,10 @@ The pod call protocol (version :data:`PROTOCOL_VERSION`) has these methods:
 ``iterator_start(sample_rate, partition, consumer) -> int``
     Attach the consumer's cursor and return its key. The first call fixes the
     rate the pod runs at and starts it.
-``iterator_next(key, buckets, wait) -> list[Chunk] | None``
-    Return up to ``buckets`` chunks; an empty list when none arrived within
-    ``wait`` seconds (call again); None at the end of the stream.
+``iterator_next(key, buckets, wait, least) -> list[Chunk] | None``
+    Return up to ``buckets`` chunks once ``least`` (default 1) are ready;
+    after ``wait`` seconds, what is there, possibly an empty list (call
+    again); None at the end of the stream.
 ``iterator_close(consumer) -> None``
     Release the consumer's cursor, read or not; the pod stops computing when
     every consumer has released its cursor.
@@ -26,6 +27,8 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..errors import ExecutionError, InvalidParameterError
 
@@ -85,6 +88,33 @@ class Chunk:
         if isinstance(self.data, tuple):
             return sum(len(block) for block in self.data)
         return len(self.data)
+
+    def __reduce__(self) -> tuple:
+        # A stream of sample vectors (FFT magnitudes, for example) is a list of 1-D arrays.
+        # Pickled one by one, each row becomes its own out-of-band frame in Dask's comms, and
+        # the per-frame cost outweighs copying the rows into one 2-D array here.
+        rows = _stack_rows(self.data)
+        if rows is None:
+            return Chunk, (self.seq, self.data)
+        return _chunk_of_rows, (self.seq, rows)
+
+
+def _stack_rows(data: Any) -> np.ndarray | None:
+    """Return a list of equal-length float64 vectors as one 2-D array (a copy), or None for any other data."""
+    if not isinstance(data, list) or len(data) < 2:
+        return None
+    first = data[0]
+    if type(first) is not np.ndarray or first.ndim != 1 or first.dtype != np.float64:
+        return None
+    shape = first.shape
+    if not all(type(row) is np.ndarray and row.shape == shape and row.dtype == np.float64 for row in data):
+        return None
+    return np.array(data)
+
+
+def _chunk_of_rows(seq: int, rows: np.ndarray) -> Chunk:
+    """Rebuild a chunk pickled by ``Chunk.__reduce__`` from its stacked rows."""
+    return Chunk(seq, list(rows))
 
 
 @dataclass(frozen=True)
@@ -182,6 +212,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, str, bool]]] = {
         "buckets": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1", True),
         "wait": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
                  "a number of seconds >= 0", False),
+        "least": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1", False),
     },
     "iterator_close": {
         "consumer": (_is_consumer, "a ConsumerKey", True),
@@ -212,8 +243,8 @@ class PodCall:
                                       "consumer": consumer})
 
     @classmethod
-    def iterator_next(cls, key: int, buckets: int, wait: float = 0.0) -> "PodCall":
-        return cls("iterator_next", {"key": key, "buckets": buckets, "wait": float(wait)})
+    def iterator_next(cls, key: int, buckets: int, wait: float = 0.0, least: int = 1) -> "PodCall":
+        return cls("iterator_next", {"key": key, "buckets": buckets, "wait": float(wait), "least": least})
 
     @classmethod
     def iterator_close(cls, consumer: ConsumerKey) -> "PodCall":

@@ -92,7 +92,7 @@ class _PrefetchingReader(_Reader):
                 if self._closed:
                     return
             try:
-                item = super().fetch()
+                item = self._fetch_batch()
             except Exception as error:
                 item = error
             with self._condition:
@@ -101,6 +101,19 @@ class _PrefetchingReader(_Reader):
                 self._condition.notify_all()
             if not isinstance(item, list):
                 return
+
+    def _fetch_batch(self) -> list[Chunk] | None:
+        # Each call to another worker costs about a millisecond of both event loops. No reader
+        # waits on this thread directly, so it asks for half a batch at least.
+        config = self.context.config
+        call = PodCall.iterator_next(self.key, config.prefetch_buckets, config.poll_interval,
+                                     least=max(1, config.prefetch_buckets // 2))
+        while True:
+            chunks = self.bush.call(self.target, call).unwrap()
+            if chunks != []:
+                return chunks
+            if self.context.cancelled:
+                raise JobCancelledError(f"job {self.context.job_id} was cancelled")
 
     def fetch(self) -> list[Chunk] | None:
         with self._condition:
