@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 #: Allocations of this many bytes or more get their own mapping; smaller ones come from the heap.
 MMAP_THRESHOLD = 32 << 20
 #: Free bytes at the top of a heap that glibc keeps before returning memory to the system.
-TRIM_THRESHOLD = 128 << 20
+TRIM_THRESHOLD = 32 << 20
 
 # mallopt parameter numbers from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1

@@ -96,7 +96,7 @@ class Facilitator(WorkerPlugin):
         :mod:`wavebeans_nb.distributed.allocator`). Dask's default worker
         environment makes every block of more than 128 KiB a fresh memory
         mapping, which slows pods down about threefold. The worker then keeps
-        up to 128 MiB of freed memory per heap for reuse.
+        up to 32 MiB of freed memory per heap for reuse.
 
     Notes
     -----

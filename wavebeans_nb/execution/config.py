@@ -45,13 +45,14 @@ class ExecutionConfig:
         Maximum bytes per chunk. A stream of wide elements (windows, FFT
         frames, multichannel frames) gets fewer elements per chunk, so that
         buffers stay small: 2048-sample windows go 64 to a chunk.
-    prefetch_buckets : int, default 16
+    prefetch_buckets : int, default 8
         Maximum chunks one ``iterator_next`` call returns, and the number of
         chunks a prefetching proxy keeps ready. A proxy joins the sample chunks
         of one call into one block, so this also bounds the block size inside pods.
-    buffer_chunks : int, default 32
+    buffer_chunks : int, default 8
         Maximum chunks a pod keeps for one consumer. A pod stops computing
-        while any of its consumers has this many chunks unread.
+        while any of its consumers has this many chunks unread. With the
+        defaults, that is 4 MiB of samples per consumer.
     threads : int or None, default None
         Maximum pods that compute at the same time; None means ``os.cpu_count()``.
         Threads that wait for data do not count.
@@ -84,8 +85,8 @@ class ExecutionConfig:
 
     chunk_size: int = 65536
     chunk_bytes: int = 1 << 20
-    prefetch_buckets: int = 16
-    buffer_chunks: int = 32
+    prefetch_buckets: int = 8
+    buffer_chunks: int = 8
     threads: int | None = None
     block_size: int | None = 1 << 16
     group_beans: bool = True
