@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-write", action="store_true", help="print the report without writing a page")
     parser.add_argument("--workdir", help="directory for the temporary input and output files (default: system temp)")
     parser.add_argument("--verbose", action="store_true", help="log every check and every timed run")
+    parser.add_argument("--transfer-seconds", type=float, default=600.0,
+                        help="seconds of 48 kHz audio in the chunk transfer table; 0 skips it (default: %(default)s)")
     return parser
 
 
@@ -59,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     from .suite_report import format_report
 
     print(format_report(results))
+    if args.transfer_seconds > 0:
+        from .common import replace_section
+        from .transfer import measure_transfer
+
+        table = measure_transfer(args.transfer_seconds, args.repeats)
+        print(table)
+        if not args.no_write:
+            replace_section("transfer", table, args.output)
     failed = [f"{scenario}/{row}" for (scenario, row), result in results.rows.items() if result.failed]
     if failed:
         print(f"failed rows: {', '.join(failed)}", file=sys.stderr)

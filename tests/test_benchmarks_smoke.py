@@ -122,3 +122,16 @@ def test_memory_peak_fresh_process(tmp_path):
     assert peaks["children"] == 0
     # The child imports numpy, scipy and wavebeans_nb, which alone take tens of MB.
     assert 20e6 < peaks["process"] < 2e9, peaks
+
+
+def test_transfer_table_has_every_placement():
+    from benchmarks.transfer import measure_transfer
+
+    table = measure_transfer(seconds=0.5, repeats=1)
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| placement")]
+    titles = [row.split(" | ")[0].lstrip("| ") for row in rows]
+    assert titles == ["one worker (no transfer)", "two workers, comms", "two workers, shared memory",
+                      "two workers, comms, 8192-sample chunks, 16 per call"]
+    for row in rows:
+        throughput = float(row.rstrip(" |").rsplit("| ", 1)[1])
+        assert throughput > 0, row

@@ -264,4 +264,5 @@ def test_window_copies_pickle_as_they_are():
     data = np.arange(12.0).reshape(3, 4)  # rows 4 apart, step 2: not a view of one run of samples
     block = WindowBlock(data, np.array([4, 4, 3]), 4, 2, 0.0, np.array([0, 1, 2]))
     copy = pickle.loads(pickle.dumps(block))
-    assert np.array_equal(copy.data, data) and np.array_equal(copy.counts, [4, 4, 3])
+    assert np.array_equal(copy.data, data)
+    assert np.array_equal(copy.counts, [4, 4, 3])
