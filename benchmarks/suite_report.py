@@ -104,6 +104,10 @@ def _targets(results: SuiteResults) -> list[str]:
                  _ratio(results, "resample", "single", "sox-m"), 1.0, "the sox time (below 1 passes)"),
         _verdict("resample, single-threaded faster than sox `rate -v`",
                  _ratio(results, "resample", "single", "sox-v"), 1.0, "the sox time (below 1 passes)"),
+        _verdict("sample, distributed on 1 worker at most 1.5x the single-threaded time",
+                 _ratio(results, "sample", "dist-1", "single"), 1.5, "the single-threaded time"),
+        _verdict("stft, distributed on 2 workers at least 1.5x faster than single-threaded",
+                 _ratio(results, "stft", "single", "dist-2"), 1.5, "faster", at_most=False),
     ]
     return lines + _memory_targets(results)
 
