@@ -41,10 +41,10 @@ class ExecutionConfig:
         Maximum elements per chunk. Chunks are the unit pods buffer, send and
         deal out round-robin to partitions. The original WaveBeans used 512;
         larger chunks cut the per-chunk cost of threads and worker comms.
-    chunk_bytes : int, default 1048576
+    chunk_bytes : int, default 2097152
         Maximum bytes per chunk. A stream of wide elements (windows, FFT
         frames, multichannel frames) gets fewer elements per chunk, so that
-        buffers stay small: 2048-sample windows go 64 to a chunk.
+        buffers stay small: 2048-sample windows go 128 to a chunk.
     prefetch_buckets : int, default 8
         Maximum chunks one ``iterator_next`` call returns, and the number of
         chunks a prefetching proxy keeps ready. A proxy joins the sample chunks
@@ -84,7 +84,7 @@ class ExecutionConfig:
     """
 
     chunk_size: int = 65536
-    chunk_bytes: int = 1 << 20
+    chunk_bytes: int = 2 << 20
     prefetch_buckets: int = 8
     buffer_chunks: int = 8
     threads: int | None = None
