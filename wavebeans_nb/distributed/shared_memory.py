@@ -91,6 +91,8 @@ class SharedBuffer:
             os.ftruncate(fd, self.size)
             # Populating now costs one pass over the pages; touching them one fault at a time
             # on the first calls would cost several times more.
+            # NOTE: every page is then resident for the job's lifetime, even when replies are
+            # smaller than the buffer; sizing buffers to the replies would save that memory.
             self._map = mmap.mmap(fd, self.size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
         except BaseException:
             os.unlink(self.path)
