@@ -118,7 +118,8 @@ def test_pool_lends_reuses_and_closes():
     pool = SharedBufferPool(1 << 20)
     first = pool.acquire()
     second = pool.acquire()
-    assert first is not second and len(_our_files() - before) == 2
+    assert first is not second
+    assert len(_our_files() - before) == 2
     pool.release(first)
     assert pool.acquire() is first
     pool.discard(second)
@@ -140,23 +141,73 @@ def test_remote_bush_stops_offering_after_rejection():
     assert not os.path.exists(buffer.path)
 
 
-def test_stale_files_of_stopped_processes_are_removed():
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True)
-    pid = int(finished.stdout)
-    stale = os.path.join(shared_memory.SHM_DIRECTORY, f"wavebeans-{pid}-{'a' * 32}")
-    alive = os.path.join(shared_memory.SHM_DIRECTORY, f"wavebeans-{os.getpid()}-{'b' * 32}")
-    for path in (stale, alive):
-        with open(path, "wb") as file:
-            file.write(b"x")
+def test_stale_files_without_owner_are_removed():
+    # A file nobody holds a lock on stands for a process that died before unlinking it.
+    stale = os.path.join(shared_memory.SHM_DIRECTORY, f"wavebeans-{os.getpid()}-{'a' * 32}")
+    with open(stale, "wb") as file:
+        file.write(b"x")
+    live = SharedBuffer(1 << 16)
     try:
         assert remove_stale_files() >= 1
         assert not os.path.exists(stale)
-        assert os.path.exists(alive)
+        assert os.path.exists(live.path), "a file whose owner holds its lock must stay"
     finally:
-        for path in (stale, alive):
-            if os.path.exists(path):
-                os.unlink(path)
+        live.close()
+        if os.path.exists(stale):
+            os.unlink(stale)
+
+
+def test_full_shm_falls_back_to_comms(monkeypatch):
+    def no_space(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    before = _our_files()
+    monkeypatch.setattr(shared_memory.os, "posix_fallocate", no_space)
+    pool = SharedBufferPool(1 << 20)
+    assert pool.acquire() is None
+    assert not pool.enabled
+    assert _our_files() == before
+
+
+@pytest.mark.parametrize("layout", [[[0, -1]], [["0", 8]], [[0]], [[1 << 20, 1]]], ids=["negative", "text", "short",
+                                                                                       "outside"])
+def test_malformed_layout_leaves_buffer_closable(layout):
+    buffer = SharedBuffer(1 << 20)
+    with pytest.raises(Exception, match="layout"):
+        decode_reply(buffer, {"pickle": b"", "layout": layout})
+    buffer.close()
+    assert not os.path.exists(buffer.path)
+
+
+@pytest.mark.parametrize("offer", [None, 5, {"path": 5, "size": 1}, {"path": "/dev/shm/x"}, {"path": "/x", "size": "big"},
+                                   {"path": "/x", "size": 0}, {"path": "/x", "size": True}])
+def test_malformed_offers_are_invalid(offer):
+    assert not MappedBuffers.valid_offer(offer)
+
+
+def test_offer_of_mapped_file_with_other_size_rejected():
+    buffer = SharedBuffer(1 << 20)
+    mapped = MappedBuffers()
+    try:
+        assert mapped.write_reply(_result(), buffer.offer()) is not None
+        assert mapped.write_reply(_result(), {"path": buffer.path, "size": 2 << 20}) is None
+    finally:
+        mapped.close()
+        buffer.close()
+
+
+def test_hard_linked_file_rejected():
+    buffer = SharedBuffer(1 << 20)
+    link = os.path.join(shared_memory.SHM_DIRECTORY, f"wavebeans-{os.getpid()}-{'3' * 32}")
+    os.link(buffer.path, link)
+    mapped = MappedBuffers()
+    try:
+        assert mapped.write_reply(_result(), {"path": link, "size": 1 << 20}) is None
+        assert mapped.rejected(link)
+    finally:
+        os.unlink(link)
+        mapped.close()
+        buffer.close()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")

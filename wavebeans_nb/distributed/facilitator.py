@@ -242,6 +242,11 @@ class Facilitator(WorkerPlugin):
         state = self._state(job_id)
         key = PodKey(*pod)
         state.calls_served[str(key)] += 1
+        if shared is not None and not MappedBuffers.valid_offer(shared):
+            # Checked before the call runs, because the chunks it takes from the pod cannot go back.
+            logger.warning("job %s: pod call to %s with an invalid shared memory offer %r; replying over the comms",
+                           job_id, key, shared)
+            shared = None
         return await self._run(self._pod_call_reply, state, job_id, bush, key, call, shared)
 
     def _pod_call_reply(self, state: _JobState, job_id: str, bush_key: str, pod: PodKey, call: PodCall,
@@ -249,7 +254,12 @@ class Facilitator(WorkerPlugin):
         result = self._pod_call(job_id, bush_key, pod, call)
         if shared is None or result.value is None:
             return {"result": to_serialize(result)}
-        written = state.mapped.write_reply(result, shared)
+        try:
+            written = state.mapped.write_reply(result, shared)
+        except Exception as error:  # the chunks are taken from the pod, so they must go back over the comms
+            logger.warning("job %s: shared memory reply of pod %s into %s failed, replying over the comms: %s",
+                           job_id, pod, shared["path"], error)
+            written = None
         if written is not None:
             return {"shared": written}
         return {"result": to_serialize(result), "shared_rejected": state.mapped.rejected(shared["path"])}

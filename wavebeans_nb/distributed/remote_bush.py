@@ -71,7 +71,9 @@ class RemoteBush(Bush):
         """Run ``call`` on ``pod`` of the remote bush; a transport failure comes back as an error result."""
         with self._lock:
             self.calls += 1
-        buffer = self._shared.acquire() if self._shared is not None else None
+        # Only data calls carry chunks; the other calls would hold a buffer for nothing.
+        wants_buffer = self._shared is not None and call.method == "iterator_next"
+        buffer = self._shared.acquire() if wants_buffer else None
         try:
             reply = sync(self.worker.loop, self._send, PodKey(*pod), call, buffer, callback_timeout=self.timeout)
             result = self._take_reply(reply, buffer)

@@ -21,12 +21,13 @@ outlives its two processes. Files of processes that died before that are
 removed by :func:`remove_stale_files`.
 
 When the called worker cannot open the file (another machine, another
-``/dev/shm``), it answers over the comms as usual and says so, and the caller
-stops offering shared buffers to that worker.
+``/dev/shm``), it replies over the comms as usual and sets ``shared_rejected``.
+The caller then stops offering shared buffers to that worker.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import mmap
 import os
@@ -86,35 +87,49 @@ class SharedBuffer:
         self.size = int(size)
         self.path = os.path.join(SHM_DIRECTORY, f"wavebeans-{os.getpid()}-{uuid.uuid4().hex}")
         self.linked = True
-        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        self._fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
         try:
-            os.ftruncate(fd, self.size)
+            # The shared lock marks the file as in use for remove_stale_files().
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            # fallocate reserves the pages now: with ftruncate, a full /dev/shm would show up
+            # later as SIGBUS in the worker that writes the reply.
+            os.posix_fallocate(self._fd, 0, self.size)
             # Populating now costs one pass over the pages; touching them one fault at a time
             # on the first calls would cost several times more.
             # NOTE: every page is then resident for the job's lifetime, even when replies are
-            # smaller than the buffer; sizing buffers to the replies would save that memory.
-            self._map = mmap.mmap(fd, self.size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
+            # smaller than the buffer. Sizing buffers to the replies would save that memory.
+            self._map = mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
         except BaseException:
             os.unlink(self.path)
+            os.close(self._fd)
             raise
-        finally:
-            os.close(fd)
 
     def offer(self) -> dict:
         """Return what the call sends: ``{"path", "size"}``."""
         return {"path": self.path, "size": self.size}
 
     def read_buffers(self, layout: list) -> list[np.ndarray]:
-        """Copy the buffers at ``layout`` (``[offset, nbytes]`` pairs) out of the file."""
+        """Copy the buffers at ``layout`` (``[offset, nbytes]`` pairs) out of the file.
+
+        Raises
+        ------
+        ExecutionError
+            If a pair is not two whole numbers or lies outside the file.
+        """
+        for pair in layout:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(type(x) is int for x in pair)
+                    and pair[0] >= 0 and pair[1] >= 0 and pair[0] + pair[1] <= self.size):
+                raise ExecutionError(f"shared memory reply layout {pair!r} lies outside {self.path}")
         view = np.frombuffer(self._map, dtype=np.uint8)
-        copies = []
-        for offset, nbytes in layout:
-            if offset < 0 or nbytes < 0 or offset + nbytes > self.size:
-                raise ExecutionError(f"shared memory reply layout [{offset}, {nbytes}] lies outside {self.path}")
-            copy = np.empty(nbytes, dtype=np.uint8)
-            copy[:] = view[offset:offset + nbytes]
-            copies.append(copy)
-        return copies
+        try:
+            copies = []
+            for offset, nbytes in layout:
+                copy = np.empty(nbytes, dtype=np.uint8)
+                copy[:] = view[offset:offset + nbytes]
+                copies.append(copy)
+            return copies
+        finally:
+            del view  # an exported view would keep close() from unmapping the file
 
     def unlink(self) -> None:
         """Remove the file's name; both mappings stay valid."""
@@ -124,11 +139,15 @@ class SharedBuffer:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+            os.close(self._fd)
 
     def close(self) -> None:
         """Unlink the file and unmap it."""
         self.unlink()
-        self._map.close()
+        try:
+            self._map.close()
+        except BufferError as error:  # an array still views the mapping; it goes with that array
+            logger.warning("shared memory buffer %s stays mapped: %s", self.path, error)
 
 
 class SharedBufferPool:
@@ -211,6 +230,12 @@ class MappedBuffers:
         self._rejected: set[str] = set()
         self._lock = threading.Lock()
 
+    @staticmethod
+    def valid_offer(offer: Any) -> bool:
+        """True when ``offer`` has the form ``{"path": str, "size": int > 0}``."""
+        return (isinstance(offer, dict) and isinstance(offer.get("path"), str)
+                and type(offer.get("size")) is int and offer["size"] > 0)
+
     def write_reply(self, result: Any, offer: dict) -> dict | None:
         """Pickle ``result`` into the offered buffer; return ``{"pickle", "layout"}``, or None to use the comms.
 
@@ -237,7 +262,8 @@ class MappedBuffers:
     def _mapping(self, path: str, size: int) -> mmap.mmap | None:
         with self._lock:
             if path in self._maps:
-                return self._maps[path]
+                # A cached file offered with another size is not the file that was mapped.
+                return self._maps[path] if len(self._maps[path]) == size else None
         try:
             mapping = _map_offered_file(path, size)
         except (OSError, ValueError) as error:
@@ -273,8 +299,9 @@ def _map_offered_file(path: str, size: int) -> mmap.mmap:
     fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size != size:
-            raise ValueError(f"{path} is not a {size}-byte regular file of this user")
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size != size
+                or info.st_nlink != 1):
+            raise ValueError(f"{path} is not a {size}-byte regular file of this user with one link")
         return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE)
     finally:
         os.close(fd)
@@ -287,29 +314,34 @@ def decode_reply(buffer: SharedBuffer, reply: dict) -> Any:
 
 
 def remove_stale_files() -> int:
-    """Remove shared memory files of processes that no longer run; return how many were removed."""
+    """Remove shared memory files that no process keeps locked; return how many were removed.
+
+    A :class:`SharedBuffer` keeps a shared ``flock`` on its file until it
+    unlinks it. So a file whose exclusive lock can be taken belongs to a
+    process that died first. The lock, unlike the pid in the name, also
+    works across pid namespaces that share ``/dev/shm``.
+    """
     if not os.path.isdir(SHM_DIRECTORY):
         return 0
     removed = 0
     for name in os.listdir(SHM_DIRECTORY):
-        match = _NAME.fullmatch(name)
-        if match is None or _process_alive(int(match.group(1))):
+        if _NAME.fullmatch(name) is None:
             continue
+        path = os.path.join(SHM_DIRECTORY, name)
         try:
-            os.unlink(os.path.join(SHM_DIRECTORY, name))
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
             removed += 1
+        except BlockingIOError:
+            pass  # its owner still runs
         except OSError as error:
             logger.info("stale shared memory file %s not removed: %s", name, error)
+        finally:
+            os.close(fd)
     if removed:
         logger.info("removed %d shared memory files of stopped processes", removed)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
