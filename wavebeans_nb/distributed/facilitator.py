@@ -177,7 +177,7 @@ class Facilitator(WorkerPlugin):
         # Room for one reply: prefetch_buckets chunks of at most chunk_bytes, and one more for slack.
         state.shared_bytes = (config.prefetch_buckets + 1) * config.chunk_bytes if config.shared_memory else None
         try:
-            bush = self.gardener.plant(job_id, job["pods"], sample_rate, job["config"], bush_key=bush_key)
+            bush = self.gardener.plant(job_id, job["pods"], sample_rate, config, bush_key=bush_key)
         except BaseException:
             if job_id not in self.gardener.jobs():
                 with self._lock:
@@ -252,7 +252,8 @@ class Facilitator(WorkerPlugin):
     def _pod_call_reply(self, state: _JobState, job_id: str, bush_key: str, pod: PodKey, call: PodCall,
                         shared: dict | None) -> dict:
         result = self._pod_call(job_id, bush_key, pod, call)
-        if shared is None or result.value is None:
+        # An empty reply has no arrays, and pickling it for the buffer first would pickle it twice.
+        if shared is None or not result.value:
             return {"result": to_serialize(result)}
         try:
             written = state.mapped.write_reply(result, shared)

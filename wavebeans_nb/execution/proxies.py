@@ -104,7 +104,7 @@ class _PrefetchingReader(_Reader):
 
     def _fetch_batch(self) -> list[Chunk] | None:
         # Each call to another worker costs about a millisecond of both event loops. No reader
-        # waits on this thread directly, so it asks for half a batch at least.
+        # waits on this thread directly, so it requests half a batch at least.
         config = self.context.config
         call = PodCall.iterator_next(self.key, config.prefetch_buckets, config.poll_interval,
                                      least=max(1, config.prefetch_buckets // 2))
