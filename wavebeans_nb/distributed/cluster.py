@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from distributed import Client, LocalCluster
 
 from .errors import FacilitatorNotFoundError
-from .facilitator import Facilitator
+from .facilitator import PLUGIN_NAME, Facilitator
 from .planner import FacilitatorInfo
 
 __all__ = [
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 def start_local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any) -> tuple[LocalCluster, Client]:
-    """Start a LocalCluster of worker processes with the Facilitator installed; return it and a client.
+    """Start a LocalCluster of worker processes with the Facilitator registered; return it and a client.
 
     The scheduler's HTTP server takes a free port, and worker logs below ERROR
     are silenced unless ``kwargs`` set other values; other ``kwargs`` go to
@@ -32,7 +32,9 @@ def start_local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwarg
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **options)
     client = Client(cluster, set_as_default=False)
     try:
-        install_facilitators(client)
+        # Registered with the scheduler, the plugin also reaches workers that restart or join
+        # later. The cluster is new, so no running Facilitator gets replaced.
+        client.register_plugin(Facilitator())
     except BaseException:
         client.close()
         cluster.close()
@@ -68,24 +70,39 @@ def _workers(client: Client) -> dict[str, dict]:
     return client.scheduler_info(n_workers=-1)["workers"]
 
 
-def _has_facilitator(dask_worker) -> bool:
-    return "wavebeans_describe" in dask_worker.handlers
+async def _add_facilitator(dask_worker) -> dict:
+    """Start a Facilitator on this worker unless it runs one; return Dask's reply to the plugin request."""
+    # The check and plugin_add's own registration run without an await between them, so two
+    # clients installing at once cannot both add one.
+    if PLUGIN_NAME in dask_worker.plugins:
+        return {"status": "OK"}
+    return await dask_worker.plugin_add(plugin=Facilitator(), name=PLUGIN_NAME)
 
 
 def install_facilitators(client: Client, addresses: Iterable[str] | None = None) -> None:
-    """Register the Facilitator plugin unless every worker (or every one of ``addresses``) already runs it.
+    """Start a Facilitator on every worker (or every one of ``addresses``) that does not run one yet.
 
-    Workers started with ``--preload wavebeans_nb.distributed.facilitator``
-    already have it, and registering again would replace their instance.
+    Workers that run one keep it, with its jobs. ``client.register_plugin``
+    is not used here: it sends the plugin to every worker of the cluster, and
+    a worker replaces a plugin of the same name, which stops the jobs of the
+    Facilitator it had.
+
+    Raises
+    ------
+    RuntimeError
+        If a worker cannot start the Facilitator.
     """
     targets = list(addresses) if addresses is not None else list(_workers(client))
-    # Asking through client.run avoids calling an unknown comm handler, which a worker logs as
-    # a warning with a traceback.
-    installed = client.run(_has_facilitator, workers=targets, on_error="return") if targets else {}
-    missing = [address for address in targets if installed.get(address) is not True]
-    if missing:
-        logger.info("registering the wavebeans facilitator on %d worker(s)", len(missing))
-        client.register_plugin(Facilitator())
+    if not targets:
+        return
+    replies = client.run(_add_facilitator, workers=targets, on_error="return")
+    failed = {address: reply for address, reply in replies.items()
+              if not (isinstance(reply, dict) and reply.get("status") == "OK")}
+    if failed:
+        for address, reply in failed.items():
+            logger.warning("the wavebeans facilitator did not start on %s: %s", address, reply)
+        raise RuntimeError(f"the wavebeans facilitator did not start on workers {sorted(failed)}: {failed}; "
+                           "check that wavebeans-nb is installed on them and read their logs")
 
 
 def facilitators_of(client: Client, addresses: Iterable[str] | None = None) -> list[FacilitatorInfo]:
