@@ -157,6 +157,17 @@ def test_stale_files_without_owner_are_removed():
             os.unlink(stale)
 
 
+def test_stale_sweep_keeps_empty_files():
+    # A SharedBuffer's file is empty and unlocked for a moment between its creation and its lock.
+    fresh = os.path.join(shared_memory.SHM_DIRECTORY, f"wavebeans-{os.getpid()}-{'b' * 32}")
+    open(fresh, "wb").close()
+    try:
+        remove_stale_files()
+        assert os.path.exists(fresh)
+    finally:
+        os.unlink(fresh)
+
+
 def test_full_shm_falls_back_to_comms(monkeypatch):
     def no_space(fd, offset, length):
         raise OSError(28, "No space left on device")

@@ -319,7 +319,8 @@ def remove_stale_files() -> int:
     A :class:`SharedBuffer` keeps a shared ``flock`` on its file until it
     unlinks it. So a file whose exclusive lock can be taken belongs to a
     process that died first. The lock, unlike the pid in the name, also
-    works across pid namespaces that share ``/dev/shm``.
+    works across pid namespaces that share ``/dev/shm``. An empty file stays:
+    its creator may not have taken the lock yet, and it takes no memory.
     """
     if not os.path.isdir(SHM_DIRECTORY):
         return 0
@@ -334,8 +335,9 @@ def remove_stale_files() -> int:
             continue  # gone already, or not ours to open
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(path)
-            removed += 1
+            if os.fstat(fd).st_size > 0:
+                os.unlink(path)
+                removed += 1
         except BlockingIOError:
             pass  # its owner still runs
         except OSError as error:
