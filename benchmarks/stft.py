@@ -33,6 +33,10 @@ SIZE = 2048
 STEP = 512
 
 
+#: The periodic Hann window of the baselines.
+HANN = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(SIZE) / SIZE)
+
+
 def engine_stream(source: str) -> wb.Stream:
     """Return the job as a wavebeans-nb stream of magnitude vectors."""
     return wb.wave(source).window(SIZE, STEP).hann().fft(SIZE).magnitude()
@@ -46,17 +50,29 @@ def run_engine(source: str, block_size: int) -> None:
         raise RuntimeError(f"benchmark job failed: {result.exception!r}")
 
 
-def baseline_frames(source: str, block_size: int):
-    """Yield the magnitude rows of every full window, block by block, computed by hand with numpy."""
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(SIZE) / SIZE)
-    # Blocks overlap by SIZE - STEP samples and advance by a multiple of STEP, so every window start is seen once.
+def sample_blocks(source: str, block_size: int):
+    """Yield the samples of ``source`` in overlapping float64 blocks that hold whole windows.
+
+    Blocks overlap by SIZE - STEP samples and advance by a multiple of STEP, so
+    every window start is seen once; blocks shorter than one window are skipped.
+    """
     advance = max(STEP, block_size // STEP * STEP)
     for block in sf.blocks(source, blocksize=advance + SIZE - STEP, overlap=SIZE - STEP, dtype="float64"):
-        if len(block) < SIZE:
-            continue
-        frames = sliding_window_view(block, SIZE)[::STEP] * hann
-        with np.errstate(divide="ignore"):
-            yield 20.0 * np.log10(np.abs(np.fft.rfft(frames, axis=1)[:, : SIZE // 2]))
+        if len(block) >= SIZE:
+            yield block
+
+
+def block_magnitudes(block: np.ndarray) -> np.ndarray:
+    """Return ``20·log10|X|`` of the Hann-weighted windows of ``block``, shape ``(windows, SIZE // 2)``."""
+    frames = sliding_window_view(block, SIZE)[::STEP] * HANN
+    with np.errstate(divide="ignore"):
+        return 20.0 * np.log10(np.abs(np.fft.rfft(frames, axis=1)[:, : SIZE // 2]))
+
+
+def baseline_frames(source: str, block_size: int):
+    """Yield the magnitude rows of every full window, block by block, computed by hand with numpy."""
+    for block in sample_blocks(source, block_size):
+        yield block_magnitudes(block)
 
 
 def run_baseline(source: str, block_size: int) -> None:

@@ -31,7 +31,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 import soundfile as sf
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import resample_poly
 
 import wavebeans_nb as wb
@@ -285,7 +284,6 @@ def _dask_stft_spectrum(source: str):
     import dask.array as da
 
     rows = stft_frame_count(sf.info(source).frames)
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(stft.SIZE) / stft.SIZE)
 
     def magnitudes(window_indices: np.ndarray) -> np.ndarray:
         if len(window_indices) == 0:
@@ -293,9 +291,7 @@ def _dask_stft_spectrum(source: str):
         start = int(window_indices[0]) * stft.STEP
         stop = int(window_indices[-1]) * stft.STEP + stft.SIZE
         samples, _ = sf.read(source, start=start, stop=stop, dtype="float64")
-        frames = sliding_window_view(samples, stft.SIZE)[:: stft.STEP] * hann
-        with np.errstate(divide="ignore"):
-            return 20.0 * np.log10(np.abs(np.fft.rfft(frames, axis=1)[:, : stft.SIZE // 2]))
+        return stft.block_magnitudes(samples)
 
     indices = da.arange(rows, chunks=DASK_CHUNK_FRAMES)
     return da.map_blocks(magnitudes, indices, new_axis=1, chunks=(indices.chunks[0], (stft.SIZE // 2,)),
@@ -427,12 +423,13 @@ class Clusters:
 
         return dict(self.client(workers).run(pid_and_peak).values())
 
-    def close(self) -> None:
-        for client in self._clients.values():
+    def close(self, keep: int = 0) -> None:
+        """Close every cluster except the one with ``keep`` workers (0 closes them all)."""
+        for workers in [count for count in self._clients if count != keep]:
+            client = self._clients.pop(workers)
             cluster = client.cluster
             client.close()
             cluster.close()
-        self._clients.clear()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -654,21 +651,53 @@ def _verify_scenario(scenario: Scenario, modes: Iterable[str], inputs: Inputs, r
 
 def _time_rows(rows: dict[tuple[str, str], RowResult], inputs: Inputs, root: str, clusters: Clusters,
                options: SuiteOptions) -> None:
-    """Time every runnable row ``options.repeats`` times, going round all rows once per repeat."""
+    """Time every runnable row ``options.repeats`` times, going round all rows once per repeat.
+
+    Idle Dask workers and nannies take CPU time from whatever runs beside them:
+    on two CPUs, they made the 2-partition multi-threaded STFT about 10 % slower.
+    So each repeat times the in-process rows with no cluster running, then the
+    rows of each cluster with only that cluster running. A cluster is started
+    anew for every repeat, and each of its rows runs once untimed first, so no
+    timed run pays for starting workers or importing modules in them.
+    """
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for key, result in rows.items():
+        if not (result.not_run or result.failed):
+            groups.setdefault(_workers_of(key[1]), []).append(key)
     for repeat in range(options.repeats):
-        for (name, row), result in rows.items():
-            if result.not_run or result.failed:
-                continue
-            out = os.path.join(root, name, row)
-            start = time.perf_counter()
-            try:
-                run_row(SCENARIOS[name], row, inputs, out, clusters, options.timeout)
-            except Exception as error:  # recorded in the table; the other rows still run
-                logger.exception("%s / %s failed in repeat %d", name, row, repeat + 1)
-                result.failed = f"{type(error).__name__}: {error}"
-                continue
-            result.times.append(time.perf_counter() - start)
-            logger.info("%s / %s, repeat %d: %.3f s", name, row, repeat + 1, result.times[-1])
+        for workers, keys in sorted(groups.items()):
+            clusters.close(keep=workers)
+            if workers:
+                for key in keys:
+                    _run_once(key, rows[key], inputs, root, clusters, options, None)
+            for key in keys:
+                _run_once(key, rows[key], inputs, root, clusters, options, repeat + 1)
+    clusters.close()
+
+
+def _workers_of(row: str) -> int:
+    """Return the number of Dask workers that ``row`` runs on; 0 for in-process modes and baselines."""
+    kind, _, workers = MODES.get(row, ("baseline", 1, 0))
+    return workers if kind == "distributed" else 0
+
+
+def _run_once(key: tuple[str, str], result: RowResult, inputs: Inputs, root: str, clusters: Clusters,
+              options: SuiteOptions, repeat: int | None) -> None:
+    """Run one row once and append its wall-clock time to ``result``; ``repeat`` None is an untimed warm-up."""
+    name, row = key
+    run = "its warm-up run" if repeat is None else f"repeat {repeat}"
+    if result.failed:
+        return
+    start = time.perf_counter()
+    try:
+        run_row(SCENARIOS[name], row, inputs, os.path.join(root, name, row), clusters, options.timeout)
+    except Exception as error:  # recorded in the table; the other rows still run
+        logger.exception("%s / %s failed in %s", name, row, run)
+        result.failed = f"{type(error).__name__}: {error}"
+        return
+    if repeat is not None:
+        result.times.append(time.perf_counter() - start)
+        logger.info("%s / %s, %s: %.3f s", name, row, run, result.times[-1])
 
 
 def _measure_row_memory(rows: dict[tuple[str, str], RowResult], inputs: Inputs, options: SuiteOptions) -> None:

@@ -135,3 +135,47 @@ def test_transfer_table_has_every_placement():
     for row in rows:
         throughput = float(row.rstrip(" |").rsplit("| ", 1)[1])
         assert throughput > 0, row
+
+
+class _RecordingClusters:
+    """Stands in for suite.Clusters: tracks which worker counts have a cluster up, starting none."""
+
+    def __init__(self) -> None:
+        self.running: set[int] = {1, 2}
+
+    def close(self, keep: int = 0) -> None:
+        self.running &= {keep}
+
+
+def test_rows_are_timed_with_only_their_cluster_running(monkeypatch, tmp_path):
+    clusters = _RecordingClusters()
+    runs: list[tuple[str, frozenset]] = []
+
+    def run_row(scenario, row, inputs, out, clusters_arg, timeout, verify=False):
+        workers = suite._workers_of(row)
+        if workers:
+            clusters.running.add(workers)  # as Clusters.client starts a cluster on first use
+        runs.append((row, frozenset(clusters.running)))
+
+    monkeypatch.setattr(suite, "run_row", run_row)
+    rows = {("stft", row): suite.RowResult("stft", row) for row in ("dist-2", "single", "dist-1", "numpy")}
+    rows[("stft", "numpy")].not_run = "skipped in this test"
+    suite._time_rows(rows, inputs=None, root=str(tmp_path), clusters=clusters,
+                     options=suite.SuiteOptions(repeats=2))
+
+    expected_round = [("single", frozenset()), ("dist-1", frozenset({1})), ("dist-1", frozenset({1})),
+                      ("dist-2", frozenset({2})), ("dist-2", frozenset({2}))]
+    assert runs == expected_round * 2  # each cluster's row runs once untimed, then timed
+    assert {row: len(result.times) for (_, row), result in rows.items()} == \
+        {"dist-2": 2, "single": 2, "dist-1": 2, "numpy": 0}
+    assert clusters.running == set()
+
+
+def test_split_bound_programs_agree():
+    from benchmarks import split_bound
+
+    results = split_bound.measure(runs=1, minutes=2 / 60)
+    frames = int(round(2 * suite.RATE))
+    assert results["rows"] == suite.stft_frame_count(frames)
+    section = split_bound.format_section(results, runs=1, minutes=2 / 60)
+    assert "| two processes |" in section and "Speed-up of two processes over one" in section
