@@ -10,6 +10,7 @@ handler                         what it does
 ``wavebeans_plant``             unpickle a job's pods and plant them as a new local bush
 ``wavebeans_register_bushes``   make other workers' bushes of the job reachable (RemoteBush)
 ``wavebeans_start_job``         mark the job's bushes started; outputs run as Dask tasks
+                                (their keys come along, see "Jobs whose client has gone")
 ``wavebeans_job_status``        plain-data status of the job on this worker
 ``wavebeans_cancel_job``        ask every pod and output of the job to stop
 ``wavebeans_stop_job``          stop the job, commit or abort outputs, forget all its state
@@ -26,6 +27,16 @@ worker does not keep.
 Start a Facilitator with ``client.register_plugin(Facilitator())``, or with
 ``dask worker <scheduler> --preload wavebeans_nb.distributed.facilitator``
 (see :func:`dask_setup`).
+
+Jobs whose client has gone
+--------------------------
+A job keeps pods, threads and buffers on its workers until its overseer stops
+it. When the client dies first (a killed kernel, for example), the scheduler
+forgets the client's tasks, the job's output tasks among them. Every
+:data:`ORPHAN_CHECK_INTERVAL` seconds, the Facilitator asks the scheduler about
+the output tasks of each started job. When two checks in a row find all of a
+job's output tasks gone, the job is stopped: outputs that have not committed
+are aborted, and its state is dropped.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from typing import Any, Callable
 import cloudpickle
 from distributed import WorkerPlugin, get_worker, secede
 from distributed.protocol import to_serialize
+from tornado.ioloop import PeriodicCallback
 
 from ..execution.gardener import Gardener
 from ..execution.protocol import ErrorEnvelope, PodCall, PodCallResult, PodKey
@@ -51,12 +63,16 @@ from .errors import JobNotFoundError
 from .remote_bush import RemoteBush
 from .shared_memory import MappedBuffers, remove_stale_files
 
-__all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "run_output", "dask_setup", "dask_teardown"]
+__all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "ORPHAN_CHECK_INTERVAL", "output_task_key", "run_output",
+           "dask_setup", "dask_teardown"]
 
 logger = logging.getLogger(__name__)
 
 #: Name the plugin is registered under; re-registering with the same name replaces the instance.
 PLUGIN_NAME = "wavebeans-facilitator"
+
+#: Seconds between two checks for jobs whose output tasks are gone from the scheduler.
+ORPHAN_CHECK_INTERVAL = 5.0
 
 #: Comm handlers the plugin installs on its worker.
 HANDLERS = (
@@ -74,6 +90,8 @@ class _JobState:
     call_timeout: float = 60.0
     shared_bytes: int | None = None  # size of the shared memory buffers this worker offers, None for none
     mapped: MappedBuffers = field(default_factory=MappedBuffers)  # callers' buffers mapped here
+    output_tasks: list[str] = field(default_factory=list)  # Dask keys of the job's output tasks
+    unknown_checks: int = 0  # checks in a row that found every one of output_tasks gone from the scheduler
 
     def close(self) -> None:
         """Release the shared memory of the job on this worker."""
@@ -117,6 +135,7 @@ class Facilitator(WorkerPlugin):
         self._executor: ThreadPoolExecutor | None = None
         self._jobs: dict[str, _JobState] = {}
         self._lock: threading.Lock | None = None  # created in setup(): the instance is pickled to the worker
+        self._orphan_watch: PeriodicCallback | None = None
 
     # -- plugin lifecycle ------------------------------------------------------------------
 
@@ -131,9 +150,13 @@ class Facilitator(WorkerPlugin):
         remove_stale_files()
         for name in HANDLERS:
             worker.handlers[name] = getattr(self, name)
+        self._orphan_watch = PeriodicCallback(self._stop_orphans, ORPHAN_CHECK_INTERVAL * 1000)
+        self._orphan_watch.start()
         logger.info("wavebeans facilitator started on %s (allocator settings %s)", worker.address, self.allocator)
 
     async def teardown(self, worker) -> None:
+        if self._orphan_watch is not None:
+            self._orphan_watch.stop()
         for name in HANDLERS:
             if getattr(worker.handlers.get(name), "__self__", None) is self:
                 del worker.handlers[name]
@@ -201,9 +224,14 @@ class Facilitator(WorkerPlugin):
                 discovery.register_pod(PodKey(pod_id, partition), remote.key)
         return {"registered": len(endpoints)}
 
-    async def wavebeans_start_job(self, job_id: str) -> dict:
-        """Mark the job started. Its outputs run when their Dask tasks call :func:`run_output`."""
-        self._state(job_id)
+    async def wavebeans_start_job(self, job_id: str, output_tasks: list[str] | None = None) -> dict:
+        """Mark the job started. Its outputs run when their Dask tasks call :func:`run_output`.
+
+        ``output_tasks`` are the Dask keys of those tasks, on every worker of
+        the job. Without them, the job is kept until stopped even if its client has gone.
+        """
+        state = self._state(job_id)
+        state.output_tasks = list(output_tasks or [])
         self.gardener.start(job_id, drive_outputs=False)
         return {"started": True}
 
@@ -226,6 +254,34 @@ class Facilitator(WorkerPlugin):
             state.close()
         logger.info("job %s: stopped on %s (clean=%s)", job_id, self.worker.address, clean)
         return {"clean": clean}
+
+    async def _stop_orphans(self) -> None:
+        """Stop each started job whose output tasks two checks in a row found gone from the scheduler."""
+        with self._lock:
+            watched = {job_id: state for job_id, state in self._jobs.items() if state.output_tasks}
+        if not watched:
+            return
+        keys = [key for state in watched.values() for key in state.output_tasks]
+        try:
+            known = await self.worker.scheduler.get_task_status(keys=keys)
+        except Exception as error:  # the next check tries again
+            logger.info("facilitator on %s: cannot ask the scheduler about output tasks of jobs %s: %s",
+                        self.worker.address, sorted(watched), error)
+            return
+        for job_id, state in watched.items():
+            if any(known.get(key) is not None for key in state.output_tasks):
+                state.unknown_checks = 0
+                continue
+            # One check may fall between the start of the job and the submission of its tasks.
+            state.unknown_checks += 1
+            if state.unknown_checks < 2:
+                continue
+            logger.warning("job %s: its output tasks %s are gone from the scheduler, so its client has gone; "
+                           "stopping the job on %s", job_id, state.output_tasks, self.worker.address)
+            try:
+                await self.wavebeans_stop_job(job_id)
+            except JobNotFoundError:
+                logger.info("job %s: already stopped on %s", job_id, self.worker.address)
 
     # -- handlers: data and introspection -----------------------------------------------------
 
@@ -319,6 +375,11 @@ class Facilitator(WorkerPlugin):
         """Run one output pod of the job to its end on the calling (task) thread."""
         self._state(job_id)
         return self.gardener.drive(job_id, pod)
+
+
+def output_task_key(job_id: str, pod: PodKey) -> str:
+    """Return the Dask key of the task that runs output pod ``pod`` of job ``job_id``."""
+    return f"wavebeans-output-{job_id}-{pod.id}.{pod.partition}"
 
 
 def run_output(job_id: str, pod: tuple[int, int]) -> ExecutionResult:

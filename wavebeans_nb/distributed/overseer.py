@@ -29,7 +29,7 @@ from ..execution.topology import Topology, build_topology
 from .cluster import call_worker, facilitators_of, install_facilitators, scheduler_of, start_local_cluster
 from .code import pickle_job
 from .errors import FacilitatorLostError, FacilitatorNotFoundError, JobNotFoundError
-from .facilitator import run_output
+from .facilitator import output_task_key, run_output
 from .planner import DistributionPlanner, EvenDistributionPlanner, FacilitatorInfo, check_plan
 
 __all__ = ["DistributedOverseer"]
@@ -317,8 +317,9 @@ class DistributedOverseer(Overseer):
         for address in self._planted:
             others = [endpoint for endpoint in endpoints if endpoint["address"] != address]
             call_worker(self.client, address, "wavebeans_register_bushes", job_id=job_id, endpoints=others)
+        output_tasks = [output_task_key(job_id, key) for key in self._output_pods]
         for address in self._planted:
-            call_worker(self.client, address, "wavebeans_start_job", job_id=job_id)
+            call_worker(self.client, address, "wavebeans_start_job", job_id=job_id, output_tasks=output_tasks)
 
     def _submit_outputs(self) -> None:
         attempt = self._attempt
@@ -326,7 +327,7 @@ class DistributedOverseer(Overseer):
             address = self._pod_address[key]
             dask_future = self.client.submit(
                 run_output, self.job_id, (key.id, key.partition), workers=[address],
-                allow_other_workers=False, pure=False, key=f"wavebeans-output-{self.job_id}-{key.id}.{key.partition}",
+                allow_other_workers=False, pure=False, key=output_task_key(self.job_id, key),
             )
             dask_future.add_done_callback(lambda done, index=index: self._resolve(index, done, attempt))
             self._dask_futures.append(dask_future)
