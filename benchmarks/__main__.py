@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         _parser().error(f"--minutes {args.minutes} is invalid; pass a positive length")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.verbose:
+        # Dask configures its own loggers at INFO, and every round starts and closes clusters.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     options = SuiteOptions(
         minutes=args.minutes, repeats=args.repeats, scenarios=tuple(args.scenarios), modes=tuple(args.modes),
         output=None if args.no_write else args.output, memory_minutes=tuple(args.memory_minutes),
