@@ -127,9 +127,9 @@ def format_section(results: dict, runs: int, minutes: float = 10.0) -> str:
     return "\n".join([
         "## Split bound: the STFT scenario in two processes by hand",
         "",
-        "What a minimal numpy program gains from a second process with the data flow of the distributed "
-        "2-worker STFT row: one process reads the file, the two compute every other block's magnitudes "
-        "(Hann, `numpy.fft.rfft`, dB), and the reading process copies the other's half of the "
+        "What a minimal numpy program gains from a second process, with the data flow of the distributed "
+        "2-worker STFT row. One process reads the file, and the two compute every other block's magnitudes "
+        "(Hann, `numpy.fft.rfft`, dB). The reading process copies the other's half of the "
         f"{results['rows']} rows out of shared memory in order, as an output that needs every frame must. "
         f"Input: the suite's {minutes:g} minutes of 44.1 kHz speech; blocks of {STFT_BLOCK} samples; "
         f"{SLOTS} blocks in flight; both processes with the Facilitator's malloc thresholds. {runs} runs "

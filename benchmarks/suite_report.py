@@ -182,10 +182,10 @@ def _method_text(results: SuiteResults) -> list[str]:
         f"Modes: the single-threaded overseer; the multi-threaded overseer with {THREADS} threads and 1 or 2 "
         "partitions; the distributed overseer on a Dask LocalCluster with worker processes (1 thread each), "
         "1 worker with 1 partition and 2 workers with 2 partitions. Each round times the in-process rows "
-        "(modes and baselines) with no cluster running, then the rows of the 1-worker cluster with only "
-        "that cluster running, then those of the 2-worker cluster: idle Dask workers and nannies take CPU "
-        "time from the jobs beside them. A cluster is started anew for each round, and each of its rows "
-        "runs once untimed before its timed run. Engine settings: sample scenarios "
+        "(modes and baselines) with no cluster running. Then it times the rows of the 1-worker cluster with "
+        "only that cluster running, and then those of the 2-worker cluster, because idle Dask workers and "
+        "nannies take CPU time from the jobs beside them. A cluster is started anew for each round, and each "
+        "of its rows runs once untimed before its timed run. Engine settings: sample scenarios "
         f"{_config_text(SAMPLE_CONFIG)}; stft {_config_text(STFT_CONFIG)}. The single-threaded overseer "
         "uses the same block size.",
         "",
