@@ -86,3 +86,25 @@ def run_output(output: Output, sample_rate: float, block_size: int | None = None
         raise
     writer.close()
     return writer.elements_written
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of two worker processes (one thread each) with Facilitators, shared by a test module.
+
+    Yields ``(cluster, client)``; both are closed after the module's last test.
+    """
+    from wavebeans_nb.distributed import start_local_cluster
+
+    local, client = start_local_cluster(n_workers=2, threads_per_worker=1)
+    try:
+        yield local, client
+    finally:
+        client.close()
+        local.close()
+
+
+@pytest.fixture(scope="module")
+def workers(cluster) -> list[str]:
+    """Addresses of the workers of :func:`cluster`, sorted."""
+    return sorted(cluster[1].scheduler_info(n_workers=-1)["workers"])

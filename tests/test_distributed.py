@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -22,24 +21,9 @@ from wavebeans_nb.distributed.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
 from wavebeans_nb.distributed.cluster import call_worker
 from wavebeans_nb.execution import ExecutionConfig
 
-from distributed_support import FILES, RATE, assert_same_files, engine_graphs
+from distributed_support import RATE, assert_same_files, engine_graphs
 
 CONFIG = ExecutionConfig(chunk_size=64)
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    local, client = start_local_cluster(n_workers=2, threads_per_worker=1)
-    try:
-        yield local, client
-    finally:
-        client.close()
-        local.close()
-
-
-@pytest.fixture(scope="module")
-def workers(cluster):
-    return sorted(cluster[1].scheduler_info(n_workers=-1)["workers"])
 
 
 @pytest.fixture(scope="module")

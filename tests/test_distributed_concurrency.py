@@ -6,11 +6,10 @@ import gc
 import threading
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 import wavebeans_nb as wb
-from wavebeans_nb.distributed import DistributedOverseer, start_local_cluster
+from wavebeans_nb.distributed import DistributedOverseer
 from wavebeans_nb.distributed.cluster import call_worker
 from wavebeans_nb.execution import ExecutionConfig
 
@@ -54,21 +53,6 @@ def _expected_samples(index: int) -> np.ndarray:
     sine = 0.5 * np.sin(2 * np.pi * FREQUENCIES[index] * np.arange(count) / RATE)
     # The float WAV stores 32-bit samples.
     return EXPECTED_SHAPES[index](sine).astype(np.float32).astype(np.float64)
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    local, client = start_local_cluster(n_workers=2, threads_per_worker=1)
-    try:
-        yield local, client
-    finally:
-        client.close()
-        local.close()
-
-
-@pytest.fixture(scope="module")
-def workers(cluster):
-    return sorted(cluster[1].scheduler_info(n_workers=-1)["workers"])
 
 
 def _assert_finished(results):
