@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -87,3 +88,20 @@ def replace_section(name: str, markdown: str, page: str = RESULTS_PAGE) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     with open(page, "w", encoding="utf-8") as file:
         file.write(text)
+
+
+def run_section_script(section: str, parser: argparse.ArgumentParser, argv: list[str] | None,
+                       make_section: Callable[[argparse.Namespace], str]) -> int:
+    """Run a benchmark script: parse ``argv``, print the section it measures, and write it to the results page.
+
+    ``parser`` gets a ``--no-write`` option, which skips the writing.
+    ``make_section`` measures with the parsed arguments and returns the
+    section's markdown. Returns the exit status, 0.
+    """
+    parser.add_argument("--no-write", action="store_true", help="print the results without updating the docs")
+    args = parser.parse_args(argv)
+    markdown = make_section(args)
+    print(markdown)
+    if not args.no_write:
+        replace_section(section, markdown)
+    return 0

@@ -29,7 +29,7 @@ import wavebeans_nb as wb
 from wavebeans_nb.data import ARCTIC_A0007
 from wavebeans_nb.execution import ExecutionConfig, MultiThreadedOverseer
 
-from .common import machine_description, median, replace_section, time_runs, write_looped_recording
+from .common import machine_description, median, run_section_script, time_runs, write_looped_recording
 
 SECTION = "partitions"
 SIZE = 2048
@@ -184,15 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped input in minutes")
     parser.add_argument("--runs", type=int, default=5, help="runs of each mode (default: %(default)s)")
-    parser.add_argument("--no-write", action="store_true", help="print the results without updating the docs")
-    args = parser.parse_args(argv)
-
-    results = measure(args.minutes, args.runs)
-    section = format_section(results, args.minutes, args.runs)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-    return 0
+    return run_section_script(SECTION, parser, argv, lambda args: format_section(
+        measure(args.minutes, args.runs), args.minutes, args.runs))
 
 
 if __name__ == "__main__":

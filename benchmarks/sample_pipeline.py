@@ -23,30 +23,37 @@ import soundfile as sf
 import wavebeans_nb as wb
 from wavebeans_nb.data import ARCTIC_A0007
 
-from .common import machine_description, median, replace_section, time_runs, write_looped_recording
+from .common import machine_description, median, run_section_script, time_runs, write_looped_recording
 
 SECTION = "sample_pipeline"
 GAIN = 0.8
 TONE_FREQUENCY = 440.0
 TONE_AMPLITUDE = 0.05
-TRIM_SECONDS = 570
+#: Share of the input the job keeps. The sum with the endless sine lasts until the trim, so the trim
+#: must end before the speech does, or the engine would write sine past the end of the baseline's output.
+TRIM_SHARE = 0.95
 
 
-def run_engine(source: str, target: str, block_size: int | None) -> None:
-    """Run the job as a wavebeans-nb graph with the single-threaded overseer."""
+def trim_ms(minutes: float) -> int:
+    """Return the length in milliseconds that the job keeps of ``minutes`` of input."""
+    return round(minutes * 60_000 * TRIM_SHARE)
+
+
+def run_engine(source: str, target: str, block_size: int | None, length_ms: int) -> None:
+    """Run the job, trimmed to ``length_ms``, as a wavebeans-nb graph with the single-threaded overseer."""
     speech = wb.wave(source, resample=False)
-    mixed = (speech * GAIN + wb.sine(TONE_FREQUENCY, TONE_AMPLITUDE)).trim(TRIM_SECONDS, "s")
+    mixed = (speech * GAIN + wb.sine(TONE_FREQUENCY, TONE_AMPLITUDE)).trim(length_ms, "ms")
     with wb.SingleThreadedOverseer(mixed.to_wav(target, bit_depth=16), block_size=block_size) as overseer:
         result = overseer.eval(speech.desired_sample_rate)[0].result()
     if not result.finished:
         raise RuntimeError(f"benchmark job failed: {result.exception!r}")
 
 
-def run_baseline(source: str, target: str, block_size: int) -> None:
-    """Run the job by hand: soundfile blocks, numpy arithmetic, int16 codes written by soundfile."""
+def run_baseline(source: str, target: str, block_size: int, length_ms: int) -> None:
+    """Run the job by hand, trimmed to ``length_ms``: soundfile blocks, numpy arithmetic, int16 codes."""
     with sf.SoundFile(source) as reader:
         rate = reader.samplerate
-        total = TRIM_SECONDS * rate
+        total = length_ms * rate // 1000
         with sf.SoundFile(target, "w", rate, 1, "PCM_16", format="WAV") as writer:
             done = 0
             for block in reader.blocks(blocksize=block_size, dtype="float64"):
@@ -68,10 +75,11 @@ def measure(minutes: float, runs: int, block_size: int) -> dict:
         frames = write_looped_recording(ARCTIC_A0007, source, minutes * 60)
         engine_target = os.path.join(directory, "engine.wav")
         baseline_target = os.path.join(directory, "baseline.wav")
+        length_ms = trim_ms(minutes)
         engine_times, baseline_times = [], []
         for _ in range(runs):
-            engine_times += time_runs(lambda: run_engine(source, engine_target, block_size), 1)
-            baseline_times += time_runs(lambda: run_baseline(source, baseline_target, block_size), 1)
+            engine_times += time_runs(lambda: run_engine(source, engine_target, block_size, length_ms), 1)
+            baseline_times += time_runs(lambda: run_baseline(source, baseline_target, block_size, length_ms), 1)
         engine_codes, _ = sf.read(engine_target, dtype="int16")
         baseline_codes, _ = sf.read(baseline_target, dtype="int16")
         if not np.array_equal(engine_codes, baseline_codes):
@@ -101,7 +109,7 @@ def format_section(results: dict, minutes: float, runs: int, block_size: int) ->
         "",
         f"Input: arctic_a0007.wav looped to {minutes:g} minutes ({results['frames']} frames, 16 kHz, "
         f"16-bit mono), written once to a temporary file. Job: gain {GAIN:g}, plus a "
-        f"{TONE_FREQUENCY:g} Hz sine at amplitude {TONE_AMPLITUDE:g}, trimmed to {TRIM_SECONDS} s, "
+        f"{TONE_FREQUENCY:g} Hz sine at amplitude {TONE_AMPLITUDE:g}, trimmed to {trim_ms(minutes) / 1000:g} s, "
         f"written as a 16-bit WAV. Block size {block_size} frames; {runs} runs of each job, alternating, "
         "median reported. Both outputs are checked to be bit-identical.",
         "",
@@ -121,15 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped input in minutes")
     parser.add_argument("--runs", type=int, default=5, help="runs of each job (default: %(default)s)")
     parser.add_argument("--block-size", type=int, default=8192, help="frames per block for both jobs")
-    parser.add_argument("--no-write", action="store_true", help="print the results without updating the docs")
-    args = parser.parse_args(argv)
-
-    results = measure(args.minutes, args.runs, args.block_size)
-    section = format_section(results, args.minutes, args.runs, args.block_size)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-    return 0
+    return run_section_script(SECTION, parser, argv, lambda args: format_section(
+        measure(args.minutes, args.runs, args.block_size), args.minutes, args.runs, args.block_size))
 
 
 if __name__ == "__main__":

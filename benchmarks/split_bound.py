@@ -32,7 +32,7 @@ import numpy as np
 from wavebeans_nb.distributed.allocator import raise_malloc_thresholds
 
 from . import stft
-from .common import machine_description, median, replace_section, time_runs
+from .common import machine_description, median, run_section_script, time_runs
 from .suite import STFT_BLOCK, prepare_inputs
 
 SECTION = "split_bound"
@@ -149,14 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs of each program (default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the input in minutes")
-    parser.add_argument("--no-write", action="store_true", help="print the results without updating the docs")
-    args = parser.parse_args(argv)
-
-    section = format_section(measure(args.runs, args.minutes), args.runs, args.minutes)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-    return 0
+    return run_section_script(SECTION, parser, argv, lambda args: format_section(
+        measure(args.runs, args.minutes), args.runs, args.minutes))
 
 
 if __name__ == "__main__":

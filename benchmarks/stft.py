@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 import wavebeans_nb as wb
 from wavebeans_nb.data import ARCTIC_A0007
 
-from .common import machine_description, median, replace_section, time_runs, write_looped_recording
+from .common import machine_description, median, run_section_script, time_runs, write_looped_recording
 
 SECTION = "stft"
 SIZE = 2048
@@ -150,15 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped input in minutes")
     parser.add_argument("--runs", type=int, default=5, help="runs of each job (default: %(default)s)")
     parser.add_argument("--block-size", type=int, default=8192, help="frames per block for both jobs")
-    parser.add_argument("--no-write", action="store_true", help="print the results without updating the docs")
-    args = parser.parse_args(argv)
-
-    results = measure(args.minutes, args.runs, args.block_size)
-    section = format_section(results, args.minutes, args.runs, args.block_size)
-    print(section)
-    if not args.no_write:
-        replace_section(SECTION, section)
-    return 0
+    return run_section_script(SECTION, parser, argv, lambda args: format_section(
+        measure(args.minutes, args.runs, args.block_size), args.minutes, args.runs, args.block_size))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from wavebeans_nb.distributed.planner import FacilitatorInfo
 from wavebeans_nb.execution.config import ExecutionConfig
 from wavebeans_nb.execution.podref import PodRef
 
-from .common import machine_description, median, replace_section, time_runs
+from .common import machine_description, median, run_section_script, time_runs
 
 RATE = 48000.0
 
@@ -119,15 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600.0, help="length of the stream in seconds of 48 kHz audio")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row")
-    parser.add_argument("--no-write", action="store_true", help="print the table instead of writing docs/benchmarks.md")
-    args = parser.parse_args(argv)
-
-    table = measure_transfer(args.seconds, args.repeats)
-    if args.no_write:
-        print(table)
-    else:
-        replace_section("transfer", table)
-    return 0
+    return run_section_script("transfer", parser, argv, lambda args: measure_transfer(args.seconds, args.repeats))
 
 
 if __name__ == "__main__":

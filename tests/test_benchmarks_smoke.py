@@ -147,7 +147,7 @@ class _RecordingClusters:
         self.running &= {keep}
 
 
-def test_rows_are_timed_with_only_their_cluster_running(monkeypatch, tmp_path):
+def test_rows_timed_with_own_cluster(monkeypatch, tmp_path):
     clusters = _RecordingClusters()
     runs: list[tuple[str, frozenset]] = []
 
@@ -178,4 +178,21 @@ def test_split_bound_programs_agree():
     frames = int(round(2 * suite.RATE))
     assert results["rows"] == suite.stft_frame_count(frames)
     section = split_bound.format_section(results, runs=1, minutes=2 / 60)
-    assert "| two processes |" in section and "Speed-up of two processes over one" in section
+    assert "| two processes |" in section
+    assert "Speed-up of two processes over one" in section
+
+
+@pytest.mark.parametrize("script, arguments", [
+    ("sample_pipeline", ["--minutes", "0.05", "--runs", "1"]),
+    ("stft", ["--minutes", "0.05", "--runs", "1"]),
+    ("partitions", ["--minutes", "0.05", "--runs", "1"]),
+    ("transfer", ["--seconds", "2", "--repeats", "1"]),
+], ids=["sample_pipeline", "stft", "partitions", "transfer"])
+def test_section_scripts_print_a_table(script, arguments, capsys):
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{script}")
+    assert module.main(arguments + ["--no-write"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("## "), printed[:200]
+    assert "| median" in printed or "median (s)" in printed, printed[:400]
