@@ -52,8 +52,6 @@ STFT_BLOCK = 131072
 SAMPLE_CONFIG = ExecutionConfig(block_size=SAMPLE_BLOCK)
 STFT_CONFIG = ExecutionConfig(block_size=STFT_BLOCK)
 THREADS = 2
-#: Share of the input that the sample scenario keeps, rounded down to whole 10 ms (441 samples).
-TRIM_SHARE = 0.95
 VOICE_A_GAIN, VOICE_B_GAIN, BACKGROUND_GAIN = 0.6, 0.5, 0.25
 #: Frames per Dask chunk in the Dask STFT baseline.
 DASK_CHUNK_FRAMES = 1024
@@ -79,7 +77,8 @@ class Inputs:
 
     @property
     def trim_ms(self) -> int:
-        return int(self.frames / RATE * TRIM_SHARE * 100) * 10
+        """Length that scenario ``sample`` keeps, in ms: its share of the input, rounded down to 10 ms (441 samples)."""
+        return int(self.frames / RATE * sample_pipeline.TRIM_SHARE * 100) * 10
 
     @property
     def trim_frames(self) -> int:
