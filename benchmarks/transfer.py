@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import wavebeans_nb as wb
-from wavebeans_nb.distributed.cluster import start_local_cluster
+from wavebeans_nb.distributed.cluster import cluster_workers, start_local_cluster
 from wavebeans_nb.distributed.planner import FacilitatorInfo
 from wavebeans_nb.execution.config import ExecutionConfig
 from wavebeans_nb.execution.podref import PodRef
@@ -66,7 +66,7 @@ def _rows() -> list[TransferRow]:
 
 def run_transfer(client, seconds: float, row: TransferRow) -> None:
     """Stream ``seconds`` of a 48 kHz sine through ``row``'s placement; raise RuntimeError if it fails."""
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(cluster_workers(client))
     output = wb.sine(440.0).trim(seconds, "s").to_dev_null()
     with wb.DistributedOverseer(output, client=client, distribution_planner=SplitPlanner(), config=row.config,
                                 facilitators=workers[:2] if row.remote else workers[:1]) as overseer:

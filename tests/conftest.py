@@ -107,4 +107,6 @@ def cluster():
 @pytest.fixture(scope="module")
 def workers(cluster) -> list[str]:
     """Addresses of the workers of :func:`cluster`, sorted."""
-    return sorted(cluster[1].scheduler_info(n_workers=-1)["workers"])
+    from wavebeans_nb.distributed.cluster import cluster_workers
+
+    return sorted(cluster_workers(cluster[1]))

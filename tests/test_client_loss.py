@@ -10,7 +10,7 @@ import textwrap
 import time
 
 from wavebeans_nb.distributed import start_local_cluster
-from wavebeans_nb.distributed.cluster import call_worker
+from wavebeans_nb.distributed.cluster import call_worker, cluster_workers
 
 TIMEOUT = 60.0  # seconds, to bound a hang only
 
@@ -41,7 +41,7 @@ CLIENT = textwrap.dedent('''
 
 
 def _jobs_on_workers(client) -> dict[str, list[str]]:
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = cluster_workers(client)
     return {address: call_worker(client, address, "wavebeans_describe")["job_states"] for address in workers}
 
 

@@ -16,6 +16,7 @@ import soundfile as sf
 
 import wavebeans_nb as wb
 from wavebeans_nb.distributed import DistributedOverseer, start_local_cluster
+from wavebeans_nb.distributed.cluster import cluster_workers
 from wavebeans_nb.execution import ExecutionConfig
 
 from distributed_support import RATE, assert_same_files, engine_graphs
@@ -102,7 +103,7 @@ def _assert_finished(results):
 
 def test_cluster_uses_tls_only(tls_cluster):
     local, client, _ = tls_cluster
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = cluster_workers(client)
     assert local.scheduler_address.startswith("tls://")
     assert len(workers) == 2
     assert all(address.startswith("tls://") for address in workers)
@@ -124,7 +125,7 @@ def test_tls_job_matches_single(tls_cluster, tmp_path):
 
 def test_tls_pods_call_each_other(tls_cluster, tmp_path):
     _, client, _ = tls_cluster
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    workers = sorted(cluster_workers(client))
     target = tmp_path / "remote.wav"
     output = (wb.sine(300).trim(200) * 0.5).map(lambda x: x + 0.1).to_wav(str(target), bit_depth="float")
     with DistributedOverseer([output], client=client, partitions=2, config=CONFIG) as overseer:
@@ -148,7 +149,7 @@ def test_tls_pods_call_each_other(tls_cluster, tmp_path):
 
 def test_facilitator_command_joins_over_tls(tls_cluster, tmp_path):
     local, client, paths = tls_cluster
-    before = set(client.scheduler_info(n_workers=-1)["workers"])
+    before = set(cluster_workers(client))
     command = [sys.executable, "-m", "wavebeans_nb.cli", "facilitator", local.scheduler_address,
                "--name", "cli-tls", "--tls-ca-file", paths["ca"], "--tls-cert", paths["cert"],
                "--tls-key", paths["key"]]
@@ -157,7 +158,7 @@ def test_facilitator_command_joins_over_tls(tls_cluster, tmp_path):
                                stderr=subprocess.DEVNULL)
     try:
         client.wait_for_workers(len(before) + 1, timeout=60)
-        added = sorted(set(client.scheduler_info(n_workers=-1)["workers"]) - before)
+        added = sorted(set(cluster_workers(client)) - before)
         assert len(added) == 1
         assert added[0].startswith("tls://")
 
@@ -176,5 +177,5 @@ def test_facilitator_command_joins_over_tls(tls_cluster, tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         deadline = time.monotonic() + 20
-        while len(client.scheduler_info(n_workers=-1)["workers"]) > len(before) and time.monotonic() < deadline:
+        while len(cluster_workers(client)) > len(before) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -12,7 +12,7 @@ from distributed import Client, LocalCluster
 
 import wavebeans_nb as wb
 from wavebeans_nb.distributed import DistributedOverseer
-from wavebeans_nb.distributed.cluster import call_worker, install_facilitators
+from wavebeans_nb.distributed.cluster import call_worker, cluster_workers, install_facilitators
 
 RATE = 8000.0
 TIMEOUT = 120.0  # seconds, to bound a hang only
@@ -40,7 +40,7 @@ def test_install_keeps_running_jobs(tmp_path):
                            silence_logs=logging.ERROR)
     client = Client(cluster, set_as_default=False)
     try:
-        first, second = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        first, second = sorted(cluster_workers(client))
         output = wb.sine(440).trim(20_000).map_blocks(_slow_while(marker)).to_wav(str(target), bit_depth="float")
         with DistributedOverseer([output], client=client, facilitators=[first],
                                  config=wb.ExecutionConfig(chunk_size=256)) as overseer:

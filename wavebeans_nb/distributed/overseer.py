@@ -26,7 +26,9 @@ from ..execution.protocol import PodKey
 from ..execution.result import ExecutionResult
 from ..execution.single_threaded import Overseer, job_state
 from ..execution.topology import Topology, build_topology
-from .cluster import call_worker, facilitators_of, install_facilitators, scheduler_of, start_local_cluster
+from .cluster import (
+    call_worker, cluster_workers, facilitators_of, install_facilitators, scheduler_of, start_local_cluster,
+)
 from .code import pickle_job
 from .errors import FacilitatorLostError, FacilitatorNotFoundError, JobNotFoundError
 from .facilitator import output_task_key, run_output
@@ -425,7 +427,7 @@ class DistributedOverseer(Overseer):
     def _refresh_lost(self) -> FacilitatorLostError | None:
         """Record the planned workers that left the cluster; return the error naming them, or None."""
         try:
-            workers = set(self.client.scheduler_info(n_workers=-1)["workers"])
+            workers = set(cluster_workers(self.client))
         except Exception as error:
             logger.warning("job %s: cannot read the worker list: %s", self.job_id, error)
             return None

@@ -282,12 +282,13 @@ class WaveBeansMagics(Magics):
 
     def _plan(self, pods: list, workers: int, planner: str) -> dict:
         try:
+            from ..distributed.cluster import cluster_workers
             from ..distributed.planner import FacilitatorInfo
             chosen = make_planner(planner)
         except (ImportError, WaveBeansError) as error:
             raise UsageError(f"drawing a plan needs the distributed package: {error}") from error
         if self.client is not None:
-            info = self.client.scheduler_info(n_workers=-1)["workers"]
+            info = cluster_workers(self.client)
             facilitators = [FacilitatorInfo(address, entry.get("nthreads", 1), str(entry.get("name", "")))
                             for address, entry in sorted(info.items())]
         else:
