@@ -72,7 +72,7 @@ def cluster_workers(client: Client) -> dict[str, dict]:
 
     ``Client.scheduler_info`` is not used: it returns a cache that the
     client's own periodic refresh overwrites with an empty worker list, and
-    a caller that reads the cache in between sees no workers at all (about 1
+    a caller that reads the cache in between gets no workers at all (about 1
     read in 15,000 in a tight loop).
     """
     return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
