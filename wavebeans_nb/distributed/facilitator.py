@@ -8,6 +8,7 @@ arguments; the overseer calls them in this order):
 handler                         what it does
 ==============================  =============================================================
 ``wavebeans_plant``             unpickle a job's pods and plant them as a new local bush
+                                (with the key of the job's guard task)
 ``wavebeans_register_bushes``   make other workers' bushes of the job reachable (RemoteBush)
 ``wavebeans_start_job``         mark the job's bushes started; outputs run as Dask tasks
                                 (their keys come along, see "Jobs whose client has gone")
@@ -22,21 +23,29 @@ Handlers run on the worker's event loop, so every handler that computes,
 unpickles or may wait (planting, pod calls, stopping) runs on a thread of the
 plugin's own ``ThreadPoolExecutor``. Handlers that take a job id raise
 :class:`~wavebeans_nb.distributed.errors.JobNotFoundError` for a job this
-worker does not keep.
+worker does not keep. ``wavebeans_pod_call`` puts that error in its reply instead.
 
-Start a Facilitator with ``client.register_plugin(Facilitator())``, or with
+Start Facilitators on the workers of a running cluster with
+:func:`wavebeans_nb.distributed.cluster.install_facilitators`, which leaves
+workers that run one alone, or with
 ``dask worker <scheduler> --preload wavebeans_nb.distributed.facilitator``
-(see :func:`dask_setup`).
+(see :func:`dask_setup`). ``client.register_plugin(Facilitator())`` suits only
+a new cluster: a worker replaces a plugin of the same name, and the
+Facilitator it replaces stops its jobs.
 
 Jobs whose client has gone
 --------------------------
 A job keeps pods, threads and buffers on its workers until its overseer stops
 it. When the client dies first (a killed kernel, for example), the scheduler
-forgets the client's tasks, the job's output tasks among them. Every
+forgets the client's tasks. The overseer submits a small guard task
+(:func:`job_guard_key`) before it plants the job and holds it until the job
+is stopped, so the job's tasks are known to the scheduler from its planting
+on, not only once its output tasks are submitted. Every
 :data:`ORPHAN_CHECK_INTERVAL` seconds, the Facilitator asks the scheduler about
-the output tasks of each started job. When two checks in a row find all of a
-job's output tasks gone, the job is stopped: outputs that have not committed
-are aborted, and its state is dropped.
+the guard and output tasks of each job it keeps. When two checks in a row find
+all of them gone, the job is stopped: outputs that have not committed are
+aborted, and its state is dropped. A job planted without a guard is watched
+from its start on, through its output tasks only.
 """
 
 from __future__ import annotations
@@ -63,15 +72,15 @@ from .errors import JobNotFoundError
 from .remote_bush import RemoteBush
 from .shared_memory import MappedBuffers, remove_stale_files
 
-__all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "ORPHAN_CHECK_INTERVAL", "output_task_key", "run_output",
-           "dask_setup", "dask_teardown"]
+__all__ = ["Facilitator", "PLUGIN_NAME", "HANDLERS", "ORPHAN_CHECK_INTERVAL", "output_task_key", "job_guard_key",
+           "run_output", "dask_setup", "dask_teardown"]
 
 logger = logging.getLogger(__name__)
 
 #: Name the plugin is registered under; re-registering with the same name replaces the instance.
 PLUGIN_NAME = "wavebeans-facilitator"
 
-#: Seconds between two checks for jobs whose output tasks are gone from the scheduler.
+#: Seconds between two checks for jobs whose guard and output tasks are gone from the scheduler.
 ORPHAN_CHECK_INTERVAL = 5.0
 
 #: Comm handlers the plugin installs on its worker.
@@ -90,8 +99,13 @@ class _JobState:
     call_timeout: float = 60.0
     shared_bytes: int | None = None  # size of the shared memory buffers this worker offers, None for none
     mapped: MappedBuffers = field(default_factory=MappedBuffers)  # callers' buffers mapped here
+    guard_tasks: list[str] = field(default_factory=list)  # Dask keys of tasks the client keeps from planting on
     output_tasks: list[str] = field(default_factory=list)  # Dask keys of the job's output tasks
-    unknown_checks: int = 0  # checks in a row that found every one of output_tasks gone from the scheduler
+    unknown_checks: int = 0  # checks in a row that found every watched task gone from the scheduler
+
+    def watched_tasks(self) -> list[str]:
+        """Return the Dask keys whose presence on the scheduler shows that the job's client is alive."""
+        return self.guard_tasks + self.output_tasks
 
     def close(self) -> None:
         """Release the shared memory of the job on this worker."""
@@ -187,14 +201,22 @@ class Facilitator(WorkerPlugin):
 
     # -- handlers: job lifecycle -------------------------------------------------------------
 
-    async def wavebeans_plant(self, job_id: str, bush: str, payload: bytes, sample_rate: float) -> dict:
-        """Unpickle ``payload`` (``{"pods": [PodRef], "config": ExecutionConfig}``) and plant it as bush ``bush``."""
-        return await self._run(self._plant, job_id, bush, payload, sample_rate)
+    async def wavebeans_plant(self, job_id: str, bush: str, payload: bytes, sample_rate: float,
+                              guard_task: str | None = None) -> dict:
+        """Unpickle ``payload`` (``{"pods": [PodRef], "config": ExecutionConfig}``) and plant it as bush ``bush``.
 
-    def _plant(self, job_id: str, bush_key: str, payload: bytes, sample_rate: float) -> dict:
+        ``guard_task`` is the Dask key of a task the job's client keeps until
+        it stops the job. The job is stopped here once that key and the
+        job's output tasks are gone from the scheduler (see "Jobs whose client has gone").
+        """
+        return await self._run(self._plant, job_id, bush, payload, sample_rate, guard_task)
+
+    def _plant(self, job_id: str, bush_key: str, payload: bytes, sample_rate: float, guard_task: str | None) -> dict:
         job = cloudpickle.loads(payload)
         with self._lock:
             state = self._jobs.setdefault(job_id, _JobState())
+            if guard_task is not None and guard_task not in state.guard_tasks:
+                state.guard_tasks.append(guard_task)
         config = job["config"]
         state.call_timeout = config.stall_timeout
         # Room for one reply: prefetch_buckets chunks of at most chunk_bytes, and one more for slack.
@@ -256,28 +278,29 @@ class Facilitator(WorkerPlugin):
         return {"clean": clean}
 
     async def _stop_orphans(self) -> None:
-        """Stop each started job whose output tasks two checks in a row found gone from the scheduler."""
+        """Stop each job whose guard and output tasks two checks in a row found gone from the scheduler."""
         with self._lock:
-            watched = {job_id: state for job_id, state in self._jobs.items() if state.output_tasks}
+            watched = {job_id: state for job_id, state in self._jobs.items() if state.watched_tasks()}
         if not watched:
             return
-        keys = [key for state in watched.values() for key in state.output_tasks]
+        keys = [key for state in watched.values() for key in state.watched_tasks()]
         try:
             known = await self.worker.scheduler.get_task_status(keys=keys)
         except Exception as error:  # the next check tries again
-            logger.info("facilitator on %s: cannot ask the scheduler about output tasks of jobs %s: %s",
+            logger.info("facilitator on %s: cannot ask the scheduler about the tasks of jobs %s: %s",
                         self.worker.address, sorted(watched), error)
             return
         for job_id, state in watched.items():
-            if any(known.get(key) is not None for key in state.output_tasks):
+            if any(known.get(key) is not None for key in state.watched_tasks()):
                 state.unknown_checks = 0
                 continue
-            # One check may fall between the start of the job and the submission of its tasks.
+            # One check may fall before the scheduler learns of the guard task, or, for a job
+            # without one, between the start of the job and the submission of its output tasks.
             state.unknown_checks += 1
             if state.unknown_checks < 2:
                 continue
-            logger.warning("job %s: its output tasks %s are gone from the scheduler, so its client has gone; "
-                           "stopping the job on %s", job_id, state.output_tasks, self.worker.address)
+            logger.warning("job %s: its tasks %s are gone from the scheduler, so its client has gone; "
+                           "stopping the job on %s", job_id, state.watched_tasks(), self.worker.address)
             try:
                 await self.wavebeans_stop_job(job_id)
             except JobNotFoundError:
@@ -295,8 +318,14 @@ class Facilitator(WorkerPlugin):
         with the arrays in the buffer. A true ``shared_rejected`` in a
         comms reply means that this worker cannot open the caller's buffers.
         """
-        state = self._state(job_id)
         key = PodKey(*pod)
+        try:
+            state = self._state(job_id)
+        except JobNotFoundError as error:
+            # Pods on other workers may still call while this worker stops the job. An error reply,
+            # unlike a raise, keeps Dask from logging the handler's traceback as an error.
+            logger.info("job %s: pod call to %s after the job left this worker: %s", job_id, key, error)
+            return {"result": to_serialize(PodCallResult(error=ErrorEnvelope.from_exception(error, pod=key)))}
         state.calls_served[str(key)] += 1
         if shared is not None and not MappedBuffers.valid_offer(shared):
             # Checked before the call runs, because the chunks it takes from the pod cannot go back.
@@ -380,6 +409,11 @@ class Facilitator(WorkerPlugin):
 def output_task_key(job_id: str, pod: PodKey) -> str:
     """Return the Dask key of the task that runs output pod ``pod`` of job ``job_id``."""
     return f"wavebeans-output-{job_id}-{pod.id}.{pod.partition}"
+
+
+def job_guard_key(job_id: str) -> str:
+    """Return the Dask key of the guard task that the client of job ``job_id`` keeps while the job exists."""
+    return f"wavebeans-job-{job_id}"
 
 
 def run_output(job_id: str, pod: tuple[int, int]) -> ExecutionResult:

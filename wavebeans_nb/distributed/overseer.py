@@ -31,7 +31,7 @@ from .cluster import (
 )
 from .code import pickle_job
 from .errors import FacilitatorLostError, FacilitatorNotFoundError, JobNotFoundError
-from .facilitator import output_task_key, run_output
+from .facilitator import job_guard_key, output_task_key, run_output
 from .planner import DistributionPlanner, EvenDistributionPlanner, FacilitatorInfo, check_plan
 
 __all__ = ["DistributedOverseer"]
@@ -128,6 +128,7 @@ class DistributedOverseer(Overseer):
         self._pod_address: dict[PodKey, str] = {}
         self._expected: list[int | None] = []
         self._dask_futures: list = []
+        self._guard = None  # Dask future of the job's guard task, held while the job exists on workers
         self._lost: dict[str, list[str]] = {}
         self._failure: ExecutionError | None = None
         self._infos: list[FacilitatorInfo] = []
@@ -305,14 +306,17 @@ class DistributedOverseer(Overseer):
         self._pod_address = {pod.key: address for address, pods in self.plan.items() for pod in pods}
         logger.info("job %s: %d pods on %d facilitators at %g Hz: %s", job_id, len(self.pods), len(self._infos),
                     rate, {address: [str(pod.key) for pod in pods] for address, pods in self.plan.items()})
+        # Kept until the job is stopped. While the scheduler has this task, the client is alive, so the
+        # Facilitators keep the job even before its output tasks exist. Any worker can run str.
+        self._guard = self.client.submit(str, job_id, key=job_guard_key(job_id), pure=False)
         endpoints = []
         for index, (address, pods) in enumerate(self.plan.items()):
             if not pods:
                 continue
             payload = pickle_job(pods, self.config, self.ship_modules)
             bush = f"{job_id}-{index}"
-            call_worker(self.client, address, "wavebeans_plant", timeout=120.0,
-                        job_id=job_id, bush=bush, payload=payload, sample_rate=rate)
+            call_worker(self.client, address, "wavebeans_plant", timeout=120.0, job_id=job_id, bush=bush,
+                        payload=payload, sample_rate=rate, guard_task=self._guard.key)
             self._planted.append(address)
             endpoints.append({"bush": bush, "address": address,
                               "pods": [[pod.key.id, pod.key.partition] for pod in pods]})
@@ -561,13 +565,33 @@ class DistributedOverseer(Overseer):
         for address in self._planted:
             if address in self._lost:
                 continue
-            reply = self._send_quietly(address, "wavebeans_stop_job", timeout=timeout + 10.0,
-                                       job_id=self.job_id, wait=timeout)
+            try:
+                reply = call_worker(self.client, address, "wavebeans_stop_job", timeout=timeout + 10.0,
+                                    job_id=self.job_id, wait=timeout)
+            except JobNotFoundError:
+                # A Facilitator stops a job by itself once the job's tasks are gone from the scheduler.
+                logger.info("job %s: already stopped on %s", self.job_id, address)
+                continue
+            except Exception as error:
+                logger.info("job %s: wavebeans_stop_job on %s failed: %s: %s", self.job_id, address,
+                            type(error).__name__, error)
+                reply = None
             clean = clean and bool(reply and reply.get("clean"))
         if self._lost:
             self._remove_partials()
         self._planted = []
+        self._release_guard()
         return clean
+
+    def _release_guard(self) -> None:
+        """Release the job's guard task, so that a worker that missed the stop drops the job by itself."""
+        guard, self._guard = self._guard, None
+        if guard is None:
+            return
+        try:
+            guard.release()
+        except Exception as error:  # the client may be closing
+            logger.debug("job %s: releasing the guard task failed: %s", self.job_id, error)
 
     def close(self, timeout: float = 10.0) -> None:
         """Cancel what still runs, stop the job on every worker, and close an embedded cluster.
