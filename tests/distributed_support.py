@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import soundfile as sf
@@ -59,3 +60,17 @@ def assert_same_files(expected_dir: str, actual_dir: str, names: list[str] = FIL
         else:
             with open(left, "rb") as a, open(right, "rb") as b:
                 assert a.read() == b.read(), f"{name}: contents differ"
+
+
+def halve_slowly_while(marker: str):
+    """Return a ``map_blocks`` function that halves each block, sleeping 10 ms first while ``marker`` exists.
+
+    The sleep keeps a job running until the test removes the marker; the
+    samples never depend on it.
+    """
+    def halve(block):
+        if os.path.exists(marker):
+            time.sleep(0.01)
+        return block * 0.5
+
+    return halve

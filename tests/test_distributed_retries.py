@@ -18,6 +18,8 @@ from wavebeans_nb.distributed.cluster import cluster_workers
 from wavebeans_nb.errors import InvalidParameterError
 from wavebeans_nb.execution import ExecutionConfig
 
+from distributed_support import halve_slowly_while
+
 RATE = 8000.0
 LONG_MS = 180_000  # three minutes of audio: long enough to kill a worker while it runs
 SHORT_MS = 50
@@ -25,19 +27,8 @@ CONFIG = ExecutionConfig(chunk_size=256)
 TIMEOUT = 180.0  # seconds; only bounds a hang, the run time is not asserted
 
 
-def _halve_slowly_while(marker: str):
-    def halve(block):
-        # Sleeping only while the marker exists keeps the first attempt running until the test
-        # kills a worker; the retry then runs at full speed. The samples never depend on it.
-        if os.path.exists(marker):
-            time.sleep(0.01)
-        return block * 0.5
-
-    return halve
-
-
 def _outputs(directory: str, marker: str) -> list:
-    long = wb.sine(440).trim(LONG_MS).map_blocks(_halve_slowly_while(marker))
+    long = wb.sine(440).trim(LONG_MS).map_blocks(halve_slowly_while(marker))
     short = wb.sine(200, 0.25).trim(SHORT_MS)
     return [
         long.to_wav(os.path.join(directory, "long.wav"), bit_depth="float"),

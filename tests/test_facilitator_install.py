@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 import numpy as np
 import soundfile as sf
@@ -14,18 +13,10 @@ import wavebeans_nb as wb
 from wavebeans_nb.distributed import DistributedOverseer
 from wavebeans_nb.distributed.cluster import call_worker, cluster_workers, install_facilitators
 
+from distributed_support import halve_slowly_while
+
 RATE = 8000.0
 TIMEOUT = 120.0  # seconds, to bound a hang only
-
-
-def _slow_while(marker: str):
-    def scale(block):
-        # Sleeping while the marker exists keeps the job running until the second Facilitator is installed.
-        if os.path.exists(marker):
-            time.sleep(0.01)
-        return block * 0.5
-
-    return scale
 
 
 def _has_handler(dask_worker) -> bool:
@@ -41,7 +32,7 @@ def test_install_keeps_running_jobs(tmp_path):
     client = Client(cluster, set_as_default=False)
     try:
         first, second = sorted(cluster_workers(client))
-        output = wb.sine(440).trim(20_000).map_blocks(_slow_while(marker)).to_wav(str(target), bit_depth="float")
+        output = wb.sine(440).trim(20_000).map_blocks(halve_slowly_while(marker)).to_wav(str(target), bit_depth="float")
         with DistributedOverseer([output], client=client, facilitators=[first],
                                  config=wb.ExecutionConfig(chunk_size=256)) as overseer:
             future = overseer.eval(RATE)[0]
