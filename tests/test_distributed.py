@@ -296,3 +296,20 @@ def test_worker_list_survives_client_refresh(cluster):
             deadline = time.monotonic() + 2.0
             while time.monotonic() < deadline:
                 assert set(cluster_workers(client)) == expected
+
+
+def test_unreachable_scheduler_is_named(monkeypatch):
+    import socket
+
+    import wavebeans_nb.distributed.overseer as overseer_module
+    from wavebeans_nb.distributed.errors import FacilitatorNotFoundError
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setattr(overseer_module, "SCHEDULER_TIMEOUT", 2.0)
+
+    with pytest.raises(FacilitatorNotFoundError, match="cannot reach the Dask scheduler") as raised:
+        DistributedOverseer(wb.sine(440).trim(10).to_dev_null(), client=address)
+    assert address in str(raised.value)
+    assert "dask scheduler" in str(raised.value)

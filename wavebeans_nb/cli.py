@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
@@ -226,7 +228,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    return handler(args)
+    from wavebeans_nb.errors import WaveBeansError
+
+    # SIGTERM (kill, timeout) would end the process at once. As SystemExit, it lets the running
+    # overseer close, so unfinished outputs are aborted and their temporary files removed.
+    # The facilitator command leaves SIGTERM to the Dask worker it runs.
+    catch_sigterm = handler is not run_facilitator and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if catch_sigterm else None
+    try:
+        return handler(args)
+    except (WaveBeansError, OSError) as error:
+        print(f"wavebeans: error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, WaveBeansError) else 1
+    except KeyboardInterrupt:
+        print("wavebeans: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if catch_sigterm:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ from .planner import DistributionPlanner, EvenDistributionPlanner, FacilitatorIn
 
 __all__ = ["DistributedOverseer"]
 
+#: Seconds to wait for the scheduler when the overseer connects to an address.
+SCHEDULER_TIMEOUT = 30.0
+
 logger = logging.getLogger(__name__)
 
 #: Seconds between two checks of the scheduler's worker list while a job runs.
@@ -158,7 +161,13 @@ class DistributedOverseer(Overseer):
         if client is None and self._addresses:
             client = scheduler_of(self._addresses[0])
         if isinstance(client, str):
-            connected = Client(client, set_as_default=False, timeout=30)
+            try:
+                connected = Client(client, set_as_default=False, timeout=SCHEDULER_TIMEOUT)
+            except OSError as error:
+                raise FacilitatorNotFoundError(
+                    f"cannot reach the Dask scheduler at {client!r} within {SCHEDULER_TIMEOUT:g} s ({error}); "
+                    "start one there with `dask scheduler`, or pass client=None for an embedded cluster"
+                ) from error
             try:
                 install_facilitators(connected, self._addresses)
             except BaseException:
