@@ -11,7 +11,9 @@ must say what to pass instead.
 from __future__ import annotations
 
 import math
+import os
 import re
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -252,3 +254,21 @@ def test_negative_projection_start_clamps_to_zero():
     stream = wb.list_input([1.0, 2.0, 3.0, 4.0])
 
     assert list(stream.range_projection(-1000, 1000).elements(2)) == [1.0, 2.0]
+
+
+def test_endless_file_output_warns(tmp_dir):
+    target = os.path.join(tmp_dir, "endless.wav")
+
+    with pytest.warns(UserWarning, match="never ends") as caught:
+        wb.SingleThreadedOverseer((wb.sine(440) + wb.sine(220).trim(10)).to_wav(target)).close()
+
+    assert caught[0].filename == __file__, "the warning should point at the caller's line"
+
+
+def test_ending_or_discarding_outputs_do_not_warn(tmp_dir):
+    outputs = [wb.sine(440).trim(10).to_wav(os.path.join(tmp_dir, "short.wav")),
+               wb.sine(440).to_dev_null()]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wb.SingleThreadedOverseer(outputs).close()

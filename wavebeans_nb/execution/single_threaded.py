@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import uuid
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 
@@ -36,7 +39,25 @@ def check_outputs(outputs: "Output | Iterable[Output]") -> list[Output]:
             raise InvalidParameterError(
                 f"{item!r} is not an output; end the stream with to_wav(), to_csv(), to_dev_null() or out()"
             )
+        if item.commits_at_end and not item.input.is_finite:
+            warnings.warn(
+                f"output {item.label()} never ends: its input {item.input.label()} is infinite (a generator "
+                "such as sine, or a mix with one), so the job writes until it is cancelled; "
+                "end the input with .trim(...)", UserWarning, stacklevel=_user_stacklevel())
     return result
+
+
+def _user_stacklevel() -> int:
+    """Return the ``warnings.warn`` stack level, seen from its caller, of the first frame outside wavebeans_nb.
+
+    A warning attributed to the user's line is shown for every job that
+    triggers it; one attributed to a library line would be shown only once.
+    """
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class Overseer:

@@ -102,6 +102,8 @@ class Output(Bean):
     """A sink: reads one stream and writes it somewhere. Outputs are single partition."""
 
     kind = BeanKind.OUTPUT
+    #: True for outputs that commit their target only when the input ends (files written whole).
+    commits_at_end = False
 
     def writer(self, sample_rate: float, block_size: int | None = None) -> Writer:
         """Create a writer that evaluates the input at ``sample_rate`` Hz.

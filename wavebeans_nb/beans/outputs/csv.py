@@ -133,6 +133,8 @@ class _CustomCsvWriter(Writer):
 class CsvOutput(Output):
     """Writes a stream to a CSV file through a temporary file that is moved into place on close."""
 
+    commits_at_end = True
+
     def __init__(self, input: Stream, *, uri: "str | os.PathLike[str]", time_unit: str = "ms",
                  header: Sequence[str] | None = None, serializer: Serializer | None = None,
                  encoding: str = "utf-8") -> None:

@@ -80,6 +80,8 @@ class _FftCsvWriter(Writer):
 class FftCsvOutput(Output):
     """Writes the magnitude or phase of every FFT frame to a CSV file, committed atomically on close."""
 
+    commits_at_end = True
+
     def __init__(self, input: Stream, *, uri: "str | os.PathLike[str]", kind: str = "magnitude",
                  time_unit: str = "ms", encoding: str = "utf-8") -> None:
         if not isinstance(uri, (str, os.PathLike)):

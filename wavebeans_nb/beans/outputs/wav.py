@@ -150,6 +150,8 @@ class WavOutput(Output):
     writer closes; an aborted run leaves whatever was at ``uri`` before.
     """
 
+    commits_at_end = True
+
     def __init__(self, input: Stream, *, uri: "str | os.PathLike[str]", bit_depth: "int | str" = 16) -> None:
         if not isinstance(uri, (str, os.PathLike)):
             raise InvalidParameterError(f"WAV output URI {uri!r} is not a string or path; pass a file path or fsspec URI")
