@@ -50,8 +50,8 @@ def check_outputs(outputs: "Output | Iterable[Output]") -> list[Output]:
 def _user_stacklevel() -> int:
     """Return the ``warnings.warn`` stack level, seen from its caller, of the first frame outside wavebeans_nb.
 
-    A warning attributed to the user's line is shown for every job that
-    triggers it; one attributed to a library line would be shown only once.
+    Python shows a warning once per source line. Attributed to the user's
+    line, it appears for each line that builds such a job, not once per session.
     """
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame, level = sys._getframe(2), 2
