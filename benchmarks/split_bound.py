@@ -120,7 +120,7 @@ def measure(runs: int, minutes: float = 10.0) -> dict:
 
 
 def format_section(results: dict, runs: int, minutes: float = 10.0) -> str:
-    one, two = median(results["one"]), median(results["two"])
+    one_process, two_processes = median(results["one"]), median(results["two"])
     table = ["| program | median (s) | all runs (s) |", "|---|---|---|"]
     for name, times in (("one process", results["one"]), ("two processes", results["two"])):
         table.append(f"| {name} | {median(times):.3f} | {', '.join(f'{t:.3f}' for t in times)} |")
@@ -137,7 +137,8 @@ def format_section(results: dict, runs: int, minutes: float = 10.0) -> str:
         "",
         *table,
         "",
-        f"Speed-up of two processes over one: **{one / two:.2f}x**. The target of the 2-worker row is 1.5x.",
+        f"Speed-up of two processes over one: **{one_process / two_processes:.2f}x**. "
+        "The target of the 2-worker row is 1.5x.",
         "",
         f"Machine: {machine_description()}.",
         "",

@@ -54,7 +54,7 @@ def sample_blocks(source: str, block_size: int):
     """Yield the samples of ``source`` in overlapping float64 blocks that hold whole windows.
 
     Blocks overlap by SIZE - STEP samples and advance by a multiple of STEP, so
-    every window start is seen once; blocks shorter than one window are skipped.
+    every window start is seen once. Blocks shorter than one window are skipped.
     """
     advance = max(STEP, block_size // STEP * STEP)
     for block in sf.blocks(source, blocksize=advance + SIZE - STEP, overlap=SIZE - STEP, dtype="float64"):

@@ -286,7 +286,7 @@ def test_facilitators_raise_allocator_thresholds(cluster, workers):
 
 def test_worker_list_survives_client_refresh(cluster):
     # The client's periodic refresh replaces its cached scheduler info with one that lists no
-    # workers; at a 5 ms refresh, Client.scheduler_info returned a short list in 197 of 5296 calls.
+    # workers. At a 5 ms refresh, Client.scheduler_info returned a short list in 197 of 5296 calls.
     import dask
     from distributed import Client
 

@@ -99,13 +99,13 @@ class _JobState:
     call_timeout: float = 60.0
     shared_bytes: int | None = None  # size of the shared memory buffers this worker offers, None for none
     mapped: MappedBuffers = field(default_factory=MappedBuffers)  # callers' buffers mapped here
-    guard_tasks: list[str] = field(default_factory=list)  # Dask keys of tasks the client keeps from planting on
+    guard_task: str | None = None  # Dask key of the task the client keeps from planting on
     output_tasks: list[str] = field(default_factory=list)  # Dask keys of the job's output tasks
     unknown_checks: int = 0  # checks in a row that found every watched task gone from the scheduler
 
     def watched_tasks(self) -> list[str]:
         """Return the Dask keys whose presence on the scheduler shows that the job's client is alive."""
-        return self.guard_tasks + self.output_tasks
+        return ([self.guard_task] if self.guard_task else []) + self.output_tasks
 
     def close(self) -> None:
         """Release the shared memory of the job on this worker."""
@@ -215,8 +215,8 @@ class Facilitator(WorkerPlugin):
         job = cloudpickle.loads(payload)
         with self._lock:
             state = self._jobs.setdefault(job_id, _JobState())
-            if guard_task is not None and guard_task not in state.guard_tasks:
-                state.guard_tasks.append(guard_task)
+            if guard_task is not None:
+                state.guard_task = guard_task
         config = job["config"]
         state.call_timeout = config.stall_timeout
         # Room for one reply: prefetch_buckets chunks of at most chunk_bytes, and one more for slack.
